@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# memshed: `make` builds build/memshed; `make test` builds and runs every test.
+
+OUTPUT      ?= build
+CLANG       ?= clang
+CC          ?= cc
+BPFTOOL     ?= bpftool
+PKG_CONFIG  ?= pkg-config
+# BTF of the kernel to build for; point at another file to build for another host.
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+ARCH        := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/;s/ppc64le/powerpc/;s/s390x/s390/')
+VERSION     := 0.1.0
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# clang's own system include dirs, so BPF code finds <bpf/bpf_helpers.h> and
+# the Debian multiarch uapi headers (/usr/include/x86_64-linux-gnu).
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+LIBS        := $(shell $(PKG_CONFIG) --libs libbpf inih ncursesw 2>/dev/null || echo -lbpf -linih -lncursesw) -lelf -lz -lm
+CFLAGS      ?= -g -O2
+WARN        := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+ALL_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DMEMSHED_VERSION='"$(VERSION)"' \
+	-I$(OUTPUT) -Iinclude -Iuser $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null) $(EXTRA_CFLAGS)
+LDFLAGS     ?=
+
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
+USER_SRCS   := $(wildcard user/*.c)
+USER_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+# Everything but main: linked into the unit tests and fuzz targets too.
+LIB_OBJS    := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+INTEG_SRCS  := $(wildcard tests/integration/test_*.c)
+INTEG_BINS  := $(patsubst tests/integration/%.c,$(OUTPUT)/tests/integration/%,$(INTEG_SRCS))
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/helpers/%,$(HELPER_SRCS))
+BENCH_SRCS  := $(wildcard bench/*.c)
+BENCH_BINS  := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all clean test unit integration bench install deps demo fuzz
+.SECONDARY:
+
+all: $(OUTPUT)/memshed
+
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tests/helpers $(OUTPUT)/tests/integration $(OUTPUT)/bench:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: $(VMLINUX_BTF) | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall \
+		-I$(OUTPUT) -Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES) -MMD -MP -c $< -o $@
+
+# All kernel programs are linked into one object so they share their maps.
+$(OUTPUT)/memshed.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(OUTPUT)/user/%.o: user/%.c $(OUTPUT)/memshed.skel.h | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/memshed: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LIBS) -o $@
+
+$(OUTPUT)/tests/integration/%: tests/integration/%.c $(LIB_OBJS) | $(OUTPUT)/tests/integration
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LIBS) -o $@
+
+$(OUTPUT)/tests/helpers/%: tests/helpers/%.c | $(OUTPUT)/tests/helpers
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP $< -lm -o $@
+
+$(OUTPUT)/bench/%: bench/%.c $(LIB_OBJS) | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP $< $(LIB_OBJS) $(LIBS) -o $@
+
+# Debian packages the project needs (build, tests, benchmarks).
+deps:
+	$(Q)./tools/install-deps
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run-all test_
+
+test: all $(UNIT_BINS) $(INTEG_BINS) $(HELPER_BINS)
+	$(Q)tests/run-all
+
+bench: all $(BENCH_BINS) $(HELPER_BINS)
+	$(Q)bench/run
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*/*.d $(OUTPUT)/tests/*/*.d)

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The config map: [memshed] settings and [component NAME] sections. */
+#ifndef MEMSHED_CONFIG_H
+#define MEMSHED_CONFIG_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define MEMSHED_DEFAULT_CONFIG	"/etc/memshed/memshed.conf"
+#define CONFIG_NAME_MAX		64
+#define NR_LEVELS		4	/* low, medium, high, critical */
+
+enum level { LEVEL_LOW, LEVEL_MEDIUM, LEVEL_HIGH, LEVEL_CRITICAL };
+
+enum usage_source { USAGE_COMPONENTS, USAGE_SYSTEM, USAGE_CGROUP };
+enum rss_mode { RSS_TRACEPOINT, RSS_SAMPLE, RSS_AUTO };
+enum activity_source { ACTIVITY_SAMPLE, ACTIVITY_SCHED_SWITCH };
+
+enum action_kind { ACTION_NONE, ACTION_TERM, ACTION_KILL, ACTION_FREEZE,
+		   ACTION_SIGNAL, ACTION_EXEC };
+
+struct action {
+	enum action_kind kind;
+	int signo;		/* ACTION_SIGNAL */
+	char **argv;		/* ACTION_EXEC: NULL-terminated, no shell */
+};
+
+enum match_kind { MATCH_COMM, MATCH_EXE, MATCH_CMDLINE, MATCH_CGROUP,
+		  MATCH_PIDFILE, MATCH_USER };
+
+struct match_rule {
+	enum match_kind kind;
+	char *arg;		/* as written after "kind:" */
+	regex_t re;		/* MATCH_CMDLINE: compiled POSIX ERE */
+	uid_t uid;		/* MATCH_USER: resolved at parse time */
+};
+
+struct component_config {
+	char name[CONFIG_NAME_MAX];
+	int line;			/* line of the [component] header */
+	int priority;			/* 0..100, default 50; higher = kept longer */
+	bool critical;
+	bool prefer_larger;		/* default: [memshed] prefer_larger */
+	uint64_t min_idle_ns;		/* 0: use [memshed] min_idle_time */
+	bool has_min_idle;
+	uint64_t grace_ns;		/* term: SIGTERM -> SIGKILL, default 10s */
+	uint64_t exec_timeout_ns;	/* exec: default 30s */
+	struct action ladder[NR_LEVELS];/* action per level; [LEVEL_LOW] unused */
+	struct match_rule *rules;
+	int nr_rules;
+};
+
+struct level_policy {
+	uint64_t min_idle_ns;
+	unsigned int max_unload;	/* 0: every eligible component */
+};
+
+/* PSI thresholds of one level, as % of stall time in psi_window. 0 = off. */
+struct psi_threshold {
+	double some_pct;
+	double full_pct;
+};
+
+struct config {
+	char *path;			/* NULL: built-in defaults */
+
+	/* The seed's MemoryManagerConfig. */
+	uint64_t total_limit;		/* bytes, resolved */
+	double total_limit_pct;		/* >0: limit given as % of RAM */
+	double threshold[NR_LEVELS];	/* low, medium, high, critical */
+	bool auto_unload;
+	uint64_t min_idle_ns;
+	uint64_t check_interval_ns;
+
+	/* Measurement. */
+	enum usage_source usage_source;
+	char *usage_cgroup;		/* USAGE_CGROUP */
+	enum rss_mode rss_mode;
+	enum activity_source activity_source;
+	uint32_t ringbuf_size;		/* bytes, power of two */
+	uint64_t stall_threshold_ns;	/* reclaim stalls shorter are not events */
+
+	/* PSI: per level, from /proc/pressure/memory or psi_cgroup. */
+	struct psi_threshold psi[NR_LEVELS];	/* [LEVEL_LOW] unused */
+	uint64_t psi_window_ns;		/* trigger window, rounded up to 2s */
+	char *psi_cgroup;		/* NULL: system-wide */
+
+	/* Levels down: below threshold - hysteresis for settle_time. */
+	double hysteresis;
+	uint64_t settle_ns;
+
+	/* Policy. */
+	struct level_policy level[NR_LEVELS];	/* [LEVEL_LOW] unused */
+	bool prefer_larger;
+	bool dry_run;
+	uint64_t round_timeout_ns;	/* wait for victims before deciding again */
+	uint64_t cooldown_ns;		/* between rounds */
+
+	/* Output. */
+	char *event_log;		/* on-disk ring, "" = off */
+	uint64_t event_log_size;
+	char *metrics_file;		/* node_exporter textfile, NULL = off */
+
+	struct component_config *comps;
+	int nr_comps;
+};
+
+/* One problem found in a config file, as FILE:LINE: message. */
+struct config_error {
+	int line;
+	char msg[256];
+};
+
+struct config_errors {
+	struct config_error *v;
+	int n;
+};
+
+/* Built-in defaults: the seed's values, no components. */
+void config_init_defaults(struct config *cfg);
+
+/*
+ * Parse a config from a file or a buffer. Returns 0 if valid; otherwise
+ * -EINVAL with every problem in @errs (caller frees with
+ * config_errors_free), or another -errno if the file cannot be read.
+ * @cfg is written only on success. check_owner refuses files not owned by
+ * root or writable by group/others.
+ */
+int config_load_file(const char *path, bool check_owner, struct config *cfg,
+		     struct config_errors *errs);
+int config_load_buffer(const char *name, const char *buf, size_t len,
+		       struct config *cfg, struct config_errors *errs);
+void config_errors_print(FILE *f, const char *path,
+			 const struct config_errors *errs);
+void config_errors_free(struct config_errors *errs);
+void config_free(struct config *cfg);
+
+/* Value parsers, strict: the whole string must parse. 0 or -EINVAL. */
+int parse_size(const char *s, uint64_t *ret_bytes, double *ret_pct);
+int parse_duration(const char *s, uint64_t *ret_ns);
+int parse_fraction(const char *s, double *ret);	/* 0.75 or 75% */
+int parse_bool(const char *s, bool *ret);
+int parse_signal(const char *s, int *ret_signo);	/* TERM, SIGTERM, 15 */
+int parse_action(const char *s, struct action *ret);	/* term, exec:/bin/x a */
+void action_free(struct action *a);
+const char *level_name(enum level l);
+int level_parse(const char *s, enum level *ret);
+const char *action_kind_name(enum action_kind k);
+
+#endif

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The control socket: server side for the daemon, client side for the CLI. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "control.h"
+
+#define CLIENT_DEADLINE_NS	(2 * 1000000000ull)
+
+/* ---- request parsing: a flat JSON object of strings, numbers, bools ---- */
+
+struct json_cursor {
+	const char *p, *end;
+};
+
+static void skip_ws(struct json_cursor *c)
+{
+	while (c->p < c->end && isspace((unsigned char)*c->p))
+		c->p++;
+}
+
+static bool json_expect(struct json_cursor *c, char ch)
+{
+	skip_ws(c);
+	if (c->p < c->end && *c->p == ch) {
+		c->p++;
+		return true;
+	}
+	return false;
+}
+
+/* A JSON string without escapes other than \" \\ \/ (requests never need more). */
+static int json_string(struct json_cursor *c, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	if (!json_expect(c, '"'))
+		return -EINVAL;
+	while (c->p < c->end && *c->p != '"') {
+		char ch = *c->p++;
+
+		if ((unsigned char)ch < 0x20)
+			return -EINVAL;
+		if (ch == '\\') {
+			if (c->p >= c->end || !strchr("\"\\/", *c->p))
+				return -EINVAL;
+			ch = *c->p++;
+		}
+		if (n + 1 >= outlen)
+			return -E2BIG;
+		out[n++] = ch;
+	}
+	if (c->p >= c->end)
+		return -EINVAL;
+	c->p++;
+	out[n] = '\0';
+	return 0;
+}
+
+/* A value as text: a string's content, or a bare number/true/false. */
+static int json_value(struct json_cursor *c, char *out, size_t outlen, bool *ret_string)
+{
+	size_t n = 0;
+
+	skip_ws(c);
+	*ret_string = c->p < c->end && *c->p == '"';
+	if (*ret_string)
+		return json_string(c, out, outlen);
+	while (c->p < c->end && (isalnum((unsigned char)*c->p) || *c->p == '-' || *c->p == '.')) {
+		if (n + 1 >= outlen)
+			return -E2BIG;
+		out[n++] = *c->p++;
+	}
+	out[n] = '\0';
+	return n ? 0 : -EINVAL;
+}
+
+static int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	*ret = strtoull(s, &end, 10);
+	return errno || *end ? -EINVAL : 0;
+}
+
+static int request_set(struct control_request *r, const char *key, const char *val,
+		       bool is_string, char *err, size_t errlen)
+{
+	struct { const char *key; char *dst; size_t len; } strs[] = {
+		{ "cmd", r->cmd, sizeof(r->cmd) }, { "name", r->name, sizeof(r->name) },
+		{ "level", r->level, sizeof(r->level) }, { "format", r->format, sizeof(r->format) },
+		{ "types", r->types, sizeof(r->types) },
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (strcmp(key, strs[i].key))
+			continue;
+		if (!is_string || strlen(val) >= strs[i].len) {
+			snprintf(err, errlen, "\"%s\" must be a string of at most %zu bytes",
+				 key, strs[i].len - 1);
+			return -EINVAL;
+		}
+		strcpy(strs[i].dst, val);
+		return 0;
+	}
+	if (!strcmp(key, "follow")) {
+		if (is_string || (strcmp(val, "true") && strcmp(val, "false"))) {
+			snprintf(err, errlen, "\"follow\" must be true or false");
+			return -EINVAL;
+		}
+		r->follow = !strcmp(val, "true");
+		return 0;
+	}
+	if (!strcmp(key, "pid") || !strcmp(key, "ttl_ns") || !strcmp(key, "since_ns")) {
+		if (is_string || parse_u64(val, &v) ||
+		    (!strcmp(key, "pid") && (v < 1 || v > 4194304))) {
+			snprintf(err, errlen, "\"%s\" must be a number%s", key,
+				 !strcmp(key, "pid") ? " from 1 to 4194304" : "");
+			return -EINVAL;
+		}
+		if (!strcmp(key, "pid"))
+			r->pid = v;
+		else if (!strcmp(key, "ttl_ns"))
+			r->ttl_ns = v;
+		else
+			r->since_ns = v;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown field \"%.40s\"", key);
+	return -EINVAL;
+}
+
+int control_parse_request(const char *line, size_t len, struct control_request *ret,
+			  char *err, size_t errlen)
+{
+	struct json_cursor c = { line, line + len };
+	struct control_request r = {};
+	char key[32], val[512];
+	bool is_string;
+	int e;
+
+	if (len > CONTROL_MAX_REQUEST) {
+		snprintf(err, errlen, "request larger than %d bytes", CONTROL_MAX_REQUEST);
+		return -E2BIG;
+	}
+	if (!json_expect(&c, '{'))
+		goto bad;
+	if (!json_expect(&c, '}')) {
+		do {
+			if (json_string(&c, key, sizeof(key)) || !json_expect(&c, ':'))
+				goto bad;
+			e = json_value(&c, val, sizeof(val), &is_string);
+			if (e)
+				goto bad;
+			if (request_set(&r, key, val, is_string, err, errlen))
+				return -EINVAL;
+		} while (json_expect(&c, ','));
+		if (!json_expect(&c, '}'))
+			goto bad;
+	}
+	skip_ws(&c);
+	if (c.p != c.end)
+		goto bad;
+	if (!r.cmd[0]) {
+		snprintf(err, errlen, "missing \"cmd\"");
+		return -EINVAL;
+	}
+	*ret = r;
+	return 0;
+bad:
+	snprintf(err, errlen, "malformed request at byte %td (want a flat JSON object)",
+		 c.p - line);
+	return -EINVAL;
+}
+
+bool control_cmd_mutates(const char *cmd)
+{
+	static const char *const mutating[] = {
+		"label", "unlabel", "touch", "hold", "release", "unload", "thaw", "reload",
+	};
+
+	for (size_t i = 0; i < sizeof(mutating) / sizeof(mutating[0]); i++)
+		if (!strcmp(cmd, mutating[i]))
+			return true;
+	return false;
+}
+
+/* ---- server ---- */
+
+/* Is a daemon answering on path? (A stale socket file is not one.) */
+static bool socket_alive(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return alive;
+}
+
+int control_listen(struct control_server *s, const char *path, control_handler_fn fn, void *ctx)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[108], *slash;
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = -1;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		s->clients[i].fd = -1;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+	}
+	if (socket_alive(path))
+		return -EADDRINUSE;
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	/* Anyone may read status; mutations are checked per request. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
+	    listen(fd, 64)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	s->listen_fd = fd;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->handler = fn;
+	s->ctx = ctx;
+	return 0;
+}
+
+static void client_drop(struct control_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->follow = false;
+	c->len = 0;
+}
+
+void control_close(struct control_server *s)
+{
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		client_drop(&s->clients[i]);
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		unlink(s->path);
+	}
+	s->listen_fd = -1;
+}
+
+int control_accept(struct control_server *s, uint64_t now_ns)
+{
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct control_client *c = &s->clients[i];
+
+		if (c->fd < 0) {
+			*c = (struct control_client){ .fd = fd, .accepted_ns = now_ns };
+			return fd;
+		}
+	}
+	/* Full: a flood of clients must not cost the daemon its reactions. */
+	s->refused++;
+	close(fd);
+	return -1;
+}
+
+/* Write all of buf within a short time; a reader that stalls is dropped. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&p, 1, 500) <= 0)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void client_answer(struct control_server *s, struct control_client *c, const char *line,
+			  size_t len)
+{
+	struct control_request req;
+	struct strbuf body = {}, head = {};
+	char err[256] = "";
+	bool follow = false;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	int ret;
+
+	ret = control_parse_request(line, len, &req, err, sizeof(err));
+	if (!ret) {
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) {
+			ret = -errno;
+			snprintf(err, sizeof(err), "cannot identify the client");
+		} else {
+			req.uid = cred.uid;
+		}
+	}
+	if (!ret && req.uid != 0 && control_cmd_mutates(req.cmd)) {
+		ret = -EPERM;
+		snprintf(err, sizeof(err), "permission denied: \"%s\" changes the daemon and needs root",
+			 req.cmd);
+	}
+	if (!ret)
+		ret = s->handler(s->ctx, &req, &body, err, sizeof(err), &follow);
+	if (ret) {
+		s->refused++;
+		sb_printf(&head, "{\"ok\":false,\"code\":%d,\"error\":", -ret);
+		sb_json_str(&head, err[0] ? err : strerror(-ret));
+		sb_printf(&head, "}\n");
+	} else {
+		sb_printf(&head, "{\"ok\":true}\n");
+	}
+	if (write_all(c->fd, head.s, head.len) == 0 && body.len)
+		write_all(c->fd, body.s, body.len);
+	sb_free(&head);
+	sb_free(&body);
+	if (!ret && follow) {
+		c->follow = true;
+		c->json = !strcmp(req.format, "json");
+		snprintf(c->types, sizeof(c->types), "%s", req.types);
+		shutdown(c->fd, SHUT_RD);
+	} else {
+		client_drop(c);
+	}
+}
+
+void control_on_client(struct control_server *s, int fd)
+{
+	struct control_client *c = NULL;
+	char *nl;
+	ssize_t n;
+
+	for (int i = 0; i < CONTROL_MAX_CLIENTS && !c; i++)
+		if (s->clients[i].fd == fd)
+			c = &s->clients[i];
+	if (!c)
+		return;
+	if (c->follow) {	/* a follower hung up */
+		char tmp[64];
+
+		if (recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT) <= 0)
+			client_drop(c);
+		return;
+	}
+	n = recv(fd, c->buf + c->len, CONTROL_MAX_REQUEST + 1 - c->len, 0);
+	if (n <= 0) {
+		if (n == 0 || errno != EAGAIN)
+			client_drop(c);
+		return;
+	}
+	c->len += n;
+	c->buf[c->len] = '\0';
+	nl = memchr(c->buf, '\n', c->len);
+	if (nl) {
+		client_answer(s, c, c->buf, nl - c->buf);
+	} else if (c->len > CONTROL_MAX_REQUEST) {
+		client_answer(s, c, c->buf, c->len);	/* refused: too large */
+	}
+}
+
+void control_expire(struct control_server *s, uint64_t now_ns)
+{
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct control_client *c = &s->clients[i];
+
+		if (c->fd >= 0 && !c->follow && now_ns - c->accepted_ns > CLIENT_DEADLINE_NS) {
+			s->refused++;
+			client_drop(c);
+		}
+	}
+}
+
+static bool type_wanted(const char *types, const char *type)
+{
+	size_t n = strlen(type);
+	const char *p = types;
+
+	if (!*types)
+		return true;
+	while ((p = strstr(p, type))) {
+		if ((p == types || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+void control_broadcast(struct control_server *s, const char *type, const char *json,
+		       const char *text)
+{
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct control_client *c = &s->clients[i];
+		const char *line = c->json ? json : text;
+		struct iovec iov[2] = { { (void *)line, strlen(line) }, { "\n", 1 } };
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+		ssize_t n;
+
+		if (c->fd < 0 || !c->follow || !type_wanted(c->types, type))
+			continue;
+		/* Never block the daemon on a follower: one that cannot keep
+		 * up is dropped (it can reconnect with --since). */
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n != (ssize_t)(iov[0].iov_len + 1))
+			client_drop(c);
+	}
+}
+
+/* ---- client ---- */
+
+static int client_connect(const char *path, FILE *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+
+		close(fd);
+		fprintf(err, "memshed: no daemon is running (cannot connect to %s: %s); "
+			"start it with `memshed run`\n", path, strerror(e));
+		return -e;
+	}
+	return fd;
+}
+
+/* Header line: {"ok":true} or {"ok":false,"code":N,"error":"..."} */
+static int client_header(const char *line, FILE *err)
+{
+	const char *msg, *code;
+
+	if (!strncmp(line, "{\"ok\":true}", 11))
+		return EXIT_OK;
+	msg = strstr(line, "\"error\":\"");
+	code = strstr(line, "\"code\":");
+	if (msg) {
+		const char *end = strrchr(msg + 9, '"');
+
+		fprintf(err, "memshed: %.*s\n", end ? (int)(end - msg - 9) : 200, msg + 9);
+	} else {
+		fprintf(err, "memshed: bad answer from the daemon\n");
+	}
+	return code && atoi(code + 7) == EPERM ? EXIT_DENIED : EXIT_FAILURE_;
+}
+
+int control_call(const char *path, const char *request_json, FILE *out, FILE *err)
+{
+	char buf[65536], head[1024];
+	size_t hlen = 0;
+	bool in_body = false;
+	int fd, rc = EXIT_FAILURE_;
+	ssize_t n;
+
+	fd = client_connect(path, err);
+	if (fd < 0)
+		return EXIT_NO_DAEMON;
+	if (write_all(fd, request_json, strlen(request_json)) || write_all(fd, "\n", 1)) {
+		fprintf(err, "memshed: cannot send the request: %s\n", strerror(errno));
+		close(fd);
+		return EXIT_FAILURE_;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		char *p = buf;
+
+		if (!in_body) {
+			char *nl = memchr(buf, '\n', n);
+			size_t take = nl ? (size_t)(nl - buf) : (size_t)n;
+
+			if (hlen + take >= sizeof(head))
+				take = sizeof(head) - 1 - hlen;
+			memcpy(head + hlen, buf, take);
+			hlen += take;
+			if (!nl)
+				continue;
+			head[hlen] = '\0';
+			rc = client_header(head, err);
+			in_body = true;
+			p = nl + 1;
+			n -= p - buf;
+		}
+		fwrite(p, 1, n, out);
+		fflush(out);
+	}
+	close(fd);
+	if (!in_body) {
+		fprintf(err, "memshed: the daemon closed the connection without an answer\n");
+		return EXIT_FAILURE_;
+	}
+	return rc;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The control socket: one JSON object per request line, answered with a
+ * header line {"ok":true} or {"ok":false,"error":"..."} and a body, then
+ * the connection closes (or, for "events" with follow, stays open and
+ * streams records). Mutating commands need uid 0 (SO_PEERCRED).
+ */
+#ifndef MEMSHED_CONTROL_H
+#define MEMSHED_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "output.h"
+
+#define CONTROL_DIR		"/run/memshed"
+#define CONTROL_SOCKET		CONTROL_DIR "/memshed.sock"
+#define CONTROL_MAX_REQUEST	4096
+#define CONTROL_MAX_CLIENTS	64
+
+/* CLI exit codes (memshed(8), EXIT STATUS). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILURE_ = 1,	/* the daemon refused or the command failed */
+	EXIT_USAGE = 2,
+	EXIT_NO_DAEMON = 3,
+	EXIT_DENIED = 4,
+};
+
+struct control_request {
+	char cmd[32];
+	char name[64];		/* component */
+	int64_t pid;
+	char level[16];
+	char format[16];	/* text | json | prometheus */
+	char types[256];	/* events: comma-separated types */
+	uint64_t ttl_ns;
+	uint64_t since_ns;	/* events: only the last since_ns */
+	bool follow;
+	uid_t uid;		/* of the peer, from SO_PEERCRED */
+};
+
+/* Parse one request line (flat JSON object, strict). 0 or -EINVAL with err set. */
+int control_parse_request(const char *line, size_t len, struct control_request *ret,
+			  char *err, size_t errlen);
+bool control_cmd_mutates(const char *cmd);
+
+struct control_client {
+	int fd;
+	uint64_t accepted_ns;
+	bool follow;		/* streaming events */
+	bool json;
+	char types[256];
+	size_t len;
+	char buf[CONTROL_MAX_REQUEST + 1];
+};
+
+/* Answer a request: write the body into `body`; return 0 or -errno with
+ * `err` set. Set *ret_follow to keep the connection open for events. */
+typedef int (*control_handler_fn)(void *ctx, const struct control_request *req,
+				  struct strbuf *body, char *err, size_t errlen, bool *ret_follow);
+
+struct control_server {
+	int listen_fd;
+	char path[108];
+	struct control_client clients[CONTROL_MAX_CLIENTS];
+	control_handler_fn handler;
+	void *ctx;
+	uint64_t refused;	/* connections or requests turned away */
+};
+
+int control_listen(struct control_server *s, const char *path, control_handler_fn fn, void *ctx);
+void control_close(struct control_server *s);
+/* The listening socket is readable: accept. Returns the new client's fd or -1. */
+int control_accept(struct control_server *s, uint64_t now_ns);
+/* A client fd is readable. */
+void control_on_client(struct control_server *s, int fd);
+/* Drop clients that sent no full request within the deadline. */
+void control_expire(struct control_server *s, uint64_t now_ns);
+/* Send one event record to the followers that want it. */
+void control_broadcast(struct control_server *s, const char *type, const char *json,
+		       const char *text);
+
+/* Client side: send one request, copy the body to out. Returns an exit code. */
+int control_call(const char *path, const char *request_json, FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Log lines, string buffers, clocks and human formats. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "output.h"
+
+static enum log_level log_level_max = LOG_INFO;
+static enum output_format log_format = FORMAT_TEXT;
+
+void log_setup(enum log_level max, enum output_format fmt)
+{
+	log_level_max = max;
+	log_format = fmt;
+}
+
+enum log_level log_max_level(void)
+{
+	return log_level_max;
+}
+
+static const char *const log_level_names[] = { "error", "warning", "info", "debug" };
+
+/* Diagnostics go to stderr: stdout carries the event stream. */
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	struct strbuf sb = {};
+	char msg[1024];
+	va_list ap;
+
+	if (level > log_level_max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log_format == FORMAT_JSON) {
+		sb_printf(&sb, "{\"level\":\"%s\",\"msg\":", log_level_names[level]);
+		sb_json_str(&sb, msg);
+		sb_printf(&sb, "}");
+		fprintf(stderr, "%s\n", sb.s);
+		sb_free(&sb);
+	} else {
+		fprintf(stderr, "memshed: %s%s%s\n",
+			level <= LOG_WARN ? log_level_names[level] : "",
+			level <= LOG_WARN ? ": " : "", msg);
+	}
+}
+
+static void sb_grow(struct strbuf *sb, size_t need)
+{
+	size_t cap = sb->cap ? sb->cap : 256;
+	char *s;
+
+	while (cap < sb->len + need + 1)
+		cap *= 2;
+	if (cap == sb->cap)
+		return;
+	s = realloc(sb->s, cap);
+	if (!s)
+		abort();	/* memory is locked and small; nothing sane to do */
+	sb->s = s;
+	sb->cap = cap;
+}
+
+void sb_printf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	sb_grow(sb, n);
+	va_start(ap, fmt);
+	vsnprintf(sb->s + sb->len, sb->cap - sb->len, fmt, ap);
+	va_end(ap);
+	sb->len += n;
+}
+
+void sb_json_str(struct strbuf *sb, const char *s)
+{
+	sb_printf(sb, "\"");
+	for (; s && *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			sb_printf(sb, "\\%c", c);
+		else if (c == '\n')
+			sb_printf(sb, "\\n");
+		else if (c == '\t')
+			sb_printf(sb, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			sb_printf(sb, "\\u%04x", c);
+		else
+			sb_printf(sb, "%c", c);
+	}
+	sb_printf(sb, "\"");
+}
+
+void sb_reset(struct strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->s)
+		sb->s[0] = '\0';
+}
+
+void sb_free(struct strbuf *sb)
+{
+	free(sb->s);
+	*sb = (struct strbuf){};
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t now_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t now_real_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+const char *fmt_duration(char *buf, size_t len, uint64_t ns)
+{
+	if (ns < 1000000ull)
+		snprintf(buf, len, "%.0fus", ns / 1e3);
+	else if (ns < 1000000000ull)
+		snprintf(buf, len, "%.1fms", ns / 1e6);
+	else if (ns < 120 * 1000000000ull)
+		snprintf(buf, len, "%.1fs", ns / 1e9);
+	else if (ns < 7200 * 1000000000ull)
+		snprintf(buf, len, "%.1fm", ns / 60e9);
+	else
+		snprintf(buf, len, "%.1fh", ns / 3600e9);
+	return buf;
+}
+
+const char *fmt_bytes(char *buf, size_t len, uint64_t bytes)
+{
+	static const char units[] = "BKMGTP";
+	double v = bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%lluB", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	return buf;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The unload policy of the seed, as a pure function:
+ * (snapshot, level, config, now) -> ordered victims and a reason for
+ * every component that is spared.
+ */
+#ifndef MEMSHED_POLICY_H
+#define MEMSHED_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "config.h"
+
+/* One component as the policy sees it. */
+struct policy_component {
+	const char *name;
+	int priority;			/* 0..100, lower goes first */
+	bool critical;			/* only at LEVEL_CRITICAL */
+	bool in_use;			/* holds a lease: never */
+	bool loaded;			/* has live, unfrozen processes to act on */
+	bool prefer_larger;		/* order by RSS after idle time */
+	uint64_t min_idle_ns;		/* component's min_idle_time (0: global) */
+	uint64_t last_access_ns;	/* CLOCK_MONOTONIC */
+	uint64_t rss_bytes;
+};
+
+enum policy_verdict {
+	VERDICT_VICTIM,
+	VERDICT_LEVEL_LOW,		/* pressure is low: nothing is unloaded */
+	VERDICT_NOT_LOADED,		/* no processes, already frozen/unloading */
+	VERDICT_IN_USE,
+	VERDICT_CRITICAL,		/* critical, level below critical */
+	VERDICT_RECENT,			/* idle < min_idle of the level */
+	VERDICT_BEYOND_MAX,		/* eligible, but max_unload reached */
+};
+
+struct policy_params {
+	enum level level;
+	struct level_policy table[NR_LEVELS];	/* min_idle, max_unload */
+	uint64_t global_min_idle_ns;		/* [memshed] min_idle_time */
+	uint64_t now_ns;
+};
+
+/*
+ * Decide. @ret_order receives the indices of the victims, in unload order
+ * (at most n); @ret_verdict (may be NULL) one verdict per component.
+ * Returns the number of victims. O(n log n); allocates nothing.
+ */
+size_t policy_select_victims(const struct policy_component *comps, size_t n,
+			     const struct policy_params *p, size_t *ret_order,
+			     enum policy_verdict *ret_verdict);
+
+/* Effective min idle of a component at a level (component override scales). */
+uint64_t policy_min_idle(const struct policy_component *c,
+			 const struct policy_params *p);
+
+const char *policy_verdict_name(enum policy_verdict v);
+void policy_params_from_config(struct policy_params *p, const struct config *cfg,
+			       enum level level, uint64_t now_ns);
+
+#endif

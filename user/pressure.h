@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Pressure levels: the usage fraction against total_limit with the seed's
+ * thresholds, PSI against per-level thresholds, the higher of the two,
+ * with hysteresis and a settle time on the way down.
+ */
+#ifndef MEMSHED_PRESSURE_H
+#define MEMSHED_PRESSURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "config.h"
+
+struct psi_avgs {
+	double some[3], full[3];	/* avg10, avg60, avg300 (%) */
+	uint64_t some_total_us, full_total_us;
+};
+
+/* One registered PSI trigger: fires (EPOLLPRI) when stall >= threshold in window. */
+struct psi_trigger {
+	int fd;
+	enum level level;
+	bool full;
+};
+
+struct pressure {
+	const struct config *cfg;
+	char psi_path[512];		/* /proc/pressure/memory or a cgroup's memory.pressure */
+	struct psi_trigger triggers[2 * NR_LEVELS];
+	int nr_triggers;
+	uint64_t window_ns;		/* rounded up to what the kernel accepts */
+	uint64_t psi_fired_ns[NR_LEVELS];	/* last trigger per level */
+
+	/* Last evaluation. */
+	uint64_t usage, limit;
+	double fraction;
+	struct psi_avgs psi;
+	enum level usage_level, psi_level, level;
+	uint64_t below_since_ns;	/* the level's exit condition holds since */
+	char cause[160];		/* why the level is what it is */
+};
+
+/* Set up triggers; failures to arm PSI are logged, not fatal. */
+int pressure_init(struct pressure *p, const struct config *cfg);
+void pressure_free(struct pressure *p);
+/* The limit in bytes for this config (a % of RAM resolved now). */
+uint64_t pressure_limit(const struct config *cfg);
+
+/* A trigger fd became ready. */
+void pressure_on_trigger(struct pressure *p, int fd, uint64_t now_ns);
+
+/* Levels from raw inputs: pure, unit-tested. */
+enum level pressure_usage_level(const struct config *cfg, double fraction);
+enum level pressure_psi_level(const struct config *cfg, const struct psi_avgs *psi);
+
+/*
+ * Evaluate with usage (bytes, per usage_source) and fresh PSI averages.
+ * Returns the effective level; p->cause says why. Going down needs the
+ * lower condition to hold for settle_time.
+ */
+enum level pressure_update(struct pressure *p, uint64_t usage, uint64_t now_ns);
+/* Below low_threshold and no PSI pressure: frozen components may thaw. */
+bool pressure_relieved(const struct pressure *p);
+
+int psi_read(const char *path, struct psi_avgs *ret);
+int psi_parse(const char *text, struct psi_avgs *ret);
+/* Bytes in use by usage_source system or cgroup:PATH. */
+int usage_read_system(uint64_t *ret);
+int usage_read_cgroup(const char *path, uint64_t *ret);
+uint64_t mem_total_bytes(void);
+
+#endif

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Components and their processes: maps processes to component records by
+ * the config's match rules (at start, on exec, from the CLI), keeps each
+ * component's live pids, RSS, last access, lease and state.
+ */
+#ifndef MEMSHED_REGISTRY_H
+#define MEMSHED_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "config.h"
+#include "loader.h"
+
+enum comp_state {
+	COMP_ABSENT,		/* no process, never unloaded by memshed */
+	COMP_ACTIVE,
+	COMP_UNLOADING,		/* an action is in progress */
+	COMP_UNLOADED,		/* memshed unloaded it; no process left */
+	COMP_FROZEN,
+};
+
+struct component {
+	uint32_t id;				/* comp_id in the kernel maps, 1.. */
+	const struct component_config *cfg;	/* into registry->cfg */
+	enum comp_state state;
+	/* Measured at the last refresh. */
+	unsigned int nr_procs;
+	uint64_t rss[MEMSHED_NR_RSS];		/* per member, bytes */
+	uint64_t rss_total;			/* file + anon + shmem */
+	uint64_t last_access_ns;		/* CLOCK_MONOTONIC */
+	/* Operator state. */
+	bool held;
+	uint64_t hold_until_ns;			/* 0: until released */
+	int ladder_done;			/* highest level acted on this episode, -1 none */
+	uint64_t unloaded_at_ns;
+};
+
+struct proc_entry {
+	pid_t tgid;				/* 0: free slot */
+	uint32_t comp_id;
+	uint64_t runtime_ns;			/* at the last sample */
+	uint64_t seen_pass;
+};
+
+struct registry {
+	const struct config *cfg;
+	struct loader *ld;			/* NULL: no kernel side (tests) */
+	struct component *comps;		/* comps[i].id == i + 1 */
+	int nr_comps;
+	struct proc_entry *procs;		/* open addressing, by tgid */
+	size_t procs_cap, nr_procs;
+	uint64_t pass;
+	const char *proc_root;			/* "/proc"; tests may point elsewhere */
+};
+
+int registry_init(struct registry *r, const struct config *cfg, struct loader *ld);
+void registry_free(struct registry *r);
+/* A reload: components are matched by name, keeping their state; labels
+ * are recomputed for every process. */
+int registry_apply_config(struct registry *r, const struct config *cfg);
+
+/* Label every existing matching process (start, reload). Returns count. */
+int registry_scan(struct registry *r);
+/* A process exec'd: match it. Returns its comp_id or 0. */
+uint32_t registry_on_exec(struct registry *r, pid_t tgid);
+void registry_on_fork(struct registry *r, pid_t tgid, uint32_t comp_id);
+void registry_on_exit(struct registry *r, pid_t tgid);
+
+/* Which component's rules match this process (0: none; first in file order). */
+uint32_t registry_match(struct registry *r, pid_t tgid);
+int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id);
+int registry_unlabel(struct registry *r, pid_t tgid);
+
+/* Fresh numbers from the kernel: RSS, runtime (-> last access), pids. */
+int registry_refresh(struct registry *r, uint64_t now_ns);
+/* The tgids of a component (at most max). */
+int registry_pids(struct registry *r, uint32_t comp_id, pid_t *ret, int max);
+
+struct component *registry_find(struct registry *r, const char *name);
+struct component *registry_get(struct registry *r, uint32_t comp_id);
+const char *registry_name(struct registry *r, uint32_t comp_id);
+uint64_t registry_usage(const struct registry *r);	/* sum of component RSS */
+
+void registry_touch(struct component *c, uint64_t now_ns);
+void registry_hold(struct component *c, uint64_t ttl_ns, uint64_t now_ns);
+void registry_release(struct component *c);
+bool registry_in_use(const struct component *c, uint64_t now_ns);
+const char *comp_state_name(enum comp_state s);
+
+#endif
