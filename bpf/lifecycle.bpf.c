@@ -99,6 +99,30 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	return 0;
 }
 
+/* A process renamed itself (prctl PR_SET_NAME): comm: rules see the new
+ * name. Exec renames too, but sched_process_exec reports that one. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(handle_rename, struct task_struct *task, const char *comm)
+{
+	char name[MEMSHED_COMM_LEN] = {};
+	struct memshed_event *e;
+
+	if (task->pid != task->tgid || !exec_events)
+		return 0;
+	if (bpf_core_field_exists(task->in_execve) &&
+	    BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))
+		return 0;
+	bpf_probe_read_kernel_str(name, sizeof(name), comm);
+	if (exec_filter && !bpf_map_lookup_elem(&exec_comms, name))
+		return 0;
+	e = event_reserve(MEMSHED_EV_RENAME, task, comp_id_of(task));
+	if (!e)
+		return 0;
+	__builtin_memcpy(e->hdr.comm, name, sizeof(name));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 /* The last thread of a labelled process exits. do_exit() has decremented
  * signal->live before this tracepoint, so 0 means the group is dead (read
  * it rather than the tracepoint's group_dead argument, added in 6.x). */

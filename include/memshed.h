@@ -41,6 +41,7 @@ enum memshed_event_type {
 	MEMSHED_EV_THROTTLED,		/* reclaim throttled a task */
 	MEMSHED_EV_OOM_KILL,		/* oom:mark_victim: the kernel OOM-killed a task */
 	MEMSHED_EV_BUDGET,		/* component usage crossed a level threshold */
+	MEMSHED_EV_RENAME,		/* a process renamed itself (prctl): match again */
 	MEMSHED_EV_KERNEL_MAX,
 	/* daemon events (decisions), written to the same log */
 	MEMSHED_EV_LEVEL = 64,		/* effective level changed */

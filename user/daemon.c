@@ -135,6 +135,7 @@ static int on_kernel_event(void *ctx, const struct memshed_event *e)
 
 	switch (e->hdr.type) {
 	case MEMSHED_EV_EXEC:
+	case MEMSHED_EV_RENAME:
 		comp_id = registry_on_exec(&d->reg, e->hdr.tgid);
 		if (!comp_id && !e->hdr.comp_id)
 			return 0;	/* not ours: matched nothing, not logged */
@@ -778,7 +779,8 @@ static void protect_self(void)
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	/* -900, not -1000: a leaking memshed must still be killable. */
 	if (fd < 0 || write(fd, "-900", 4) != 4)
-		log_warn("cannot lower oom_score_adj: %s", strerror(errno));
+		log_warn("cannot lower oom_score_adj to -900: %s (needs CAP_SYS_RESOURCE); "
+			 "the kernel's OOM killer may pick memshed", strerror(errno));
 	if (fd >= 0)
 		close(fd);
 }
@@ -977,6 +979,7 @@ static void shutdown_daemon(struct daemon *d)
 			actuator_thaw(&d->act, d->reg.comps[i].cfg->name);
 	for (int i = 0; i < d->round.nr_jobs; i++)
 		actuator_job_release(&d->round.jobs[i]);
+	actuator_fini(&d->act);
 	control_close(&d->ctl);
 	pressure_free(&d->pr);
 	registry_free(&d->reg);

@@ -25,6 +25,7 @@ static const char *const type_names[] = {
 	[MEMSHED_EV_THROTTLED] = "throttled",
 	[MEMSHED_EV_OOM_KILL] = "oom_kill",
 	[MEMSHED_EV_BUDGET] = "budget",
+	[MEMSHED_EV_RENAME] = "rename",
 	[MEMSHED_EV_LEVEL] = "level",
 	[MEMSHED_EV_CANDIDATES] = "candidates",
 	[MEMSHED_EV_UNLOAD] = "unload",
