@@ -440,6 +440,7 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
 			socket_path = argv[i + 1];
+			setenv("MEMSHED_SOCKET", socket_path, 1);	/* for top */
 			i += 2;
 			continue;
 		}

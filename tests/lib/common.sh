@@ -68,7 +68,10 @@ _COMMON_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_ROOT=$(cd "$_COMMON_DIR/../.." && pwd -P)
 MEMSHED=${MEMSHED:-$REPO_ROOT/build/memshed}
 HELPERS=${HELPERS:-$REPO_ROOT/build/tests/helpers}
-MEMSHED_SOCK=${MEMSHED_SOCK:-/run/memshed/memshed.sock}
+# Each test script talks to its own daemon: tests (and an operator's
+# memshed) never share a control socket. memshed reads MEMSHED_SOCKET.
+export MEMSHED_SOCKET=${MEMSHED_SOCKET:-${MEMSHED_SOCK:-/run/memshed/test-$$.sock}}
+MEMSHED_SOCK=$MEMSHED_SOCKET
 TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
 
 _MAIN_PID=$BASHPID
