@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "actuator.h"
@@ -278,6 +279,24 @@ static void emit_candidates(struct daemon *d, const struct policy_component *pc,
 	sb_free(&vj), sb_free(&vt), sb_free(&sj), sb_free(&st);
 }
 
+/*
+ * Fault injection for the test suite: MEMSHED_FAILPOINT=NAME:DURATION
+ * stalls the daemon at that point (e.g. pre-signal:2s widens the window
+ * between choosing a victim and signalling it, so a test can recycle the
+ * victim's PID in it). Unset, it costs one getenv per round.
+ */
+static void failpoint(const char *name)
+{
+	const char *fp = getenv("MEMSHED_FAILPOINT");
+	size_t n = strlen(name);
+	uint64_t ns;
+
+	if (!fp || strncmp(fp, name, n) || fp[n] != ':' || parse_duration(fp + n + 1, &ns))
+		return;
+	log_warn("failpoint %s: stalling %.3fs", name, ns / 1e9);
+	nanosleep(&(struct timespec){ ns / NS_PER_SEC, ns % NS_PER_SEC }, NULL);
+}
+
 static const struct action *action_at(const struct component *c, enum level level)
 {
 	return &c->cfg->ladder[level];
@@ -323,6 +342,7 @@ static int round_add(struct daemon *d, struct component *c, const struct action 
 	nr = registry_pids(&d->reg, c->id, pids, ACTUATOR_MAX_FDS);
 	r->rss_before[r->nr_jobs] = c->rss_total;
 	emit_unload(d, c, a, "act", c->rss_total);
+	failpoint("pre-signal");
 	err = actuator_start(&d->act, job, pids, nr, c->rss_total, now_mono_ns());
 	r->nr_jobs++;
 	if (err && job->result == JOB_RUNNING)
