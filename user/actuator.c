@@ -46,6 +46,7 @@
 #include <linux/sched.h>	/* struct clone_args, CLONE_PIDFD */
 
 #include "actuator.h"
+#include "output.h"
 
 #ifndef SYS_process_mrelease
 #define SYS_process_mrelease 448	/* x86_64, since 5.15 */
@@ -122,23 +123,6 @@ static int write_file(const char *path, const char *s)
 	return r;
 }
 
-/* Reads at most size-1 bytes, NUL-terminated; returns the length or -errno. */
-static ssize_t read_file(const char *path, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		n = -errno;
-	else
-		buf[n] = '\0';
-	close(fd);
-	return n;
-}
 
 static int pidfd_open(pid_t pid)
 {

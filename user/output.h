@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 enum output_format { FORMAT_TEXT, FORMAT_JSON };
@@ -31,6 +32,10 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
 void sb_json_str(struct strbuf *sb, const char *s);	/* quoted, escaped */
 void sb_reset(struct strbuf *sb);
 void sb_free(struct strbuf *sb);
+
+/* Read a small file (/proc, cgroupfs) into buf, NUL-terminated: at most
+ * size-1 bytes. Returns the length or -errno. */
+ssize_t read_file(const char *path, char *buf, size_t size);
 
 /* Monotonic and wall clocks, ns. */
 uint64_t now_mono_ns(void);

@@ -14,21 +14,6 @@
  * multiples of 2 s (psi_trigger_create: "unprivileged" triggers). */
 #define PSI_WINDOW_UNIT_NS 2000000000ull
 
-static int read_text(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
 static uint64_t meminfo_field(const char *text, const char *key)
 {
 	const char *p = strstr(text, key);
@@ -40,7 +25,7 @@ uint64_t mem_total_bytes(void)
 {
 	char buf[4096];
 
-	if (read_text("/proc/meminfo", buf, sizeof(buf)))
+	if (read_file("/proc/meminfo", buf, sizeof(buf)) < 0)
 		return 0;
 	return meminfo_field(buf, "MemTotal:");
 }
@@ -48,9 +33,9 @@ uint64_t mem_total_bytes(void)
 int usage_read_system(uint64_t *ret)
 {
 	char buf[4096];
-	int err = read_text("/proc/meminfo", buf, sizeof(buf));
+	ssize_t err = read_file("/proc/meminfo", buf, sizeof(buf));
 
-	if (err)
+	if (err < 0)
 		return err;
 	*ret = meminfo_field(buf, "MemTotal:") - meminfo_field(buf, "MemAvailable:");
 	return 0;
@@ -64,7 +49,7 @@ int usage_read_cgroup(const char *path, uint64_t *ret)
 
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(file, sizeof(file), "%s/%s", path, files[i]);
-		if (read_text(file, buf, sizeof(buf)) == 0) {
+		if (read_file(file, buf, sizeof(buf)) >= 0) {
 			*ret = strtoull(buf, NULL, 10);
 			return 0;
 		}
@@ -102,9 +87,9 @@ int psi_parse(const char *text, struct psi_avgs *ret)
 int psi_read(const char *path, struct psi_avgs *ret)
 {
 	char buf[512];
-	int err = read_text(path, buf, sizeof(buf));
+	ssize_t err = read_file(path, buf, sizeof(buf));
 
-	return err ? err : psi_parse(buf, ret);
+	return err < 0 ? err : psi_parse(buf, ret);
 }
 
 uint64_t pressure_limit(const struct config *cfg)

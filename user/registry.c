@@ -30,22 +30,6 @@ struct proc_facts {
 	bool have_comm, have_exe, have_cmdline, have_cgroups, have_uid;
 };
 
-static int read_file(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return n;
-}
-
 static const char *facts_comm(struct proc_facts *f)
 {
 	char path[64];
