@@ -118,3 +118,81 @@ clean:
 	$(Q)rm -rf $(OUTPUT)
 
 -include $(wildcard $(OUTPUT)/*/*.d $(OUTPUT)/tests/*/*.d)
+
+# ---- Fuzzing and sanitizers (issue 7) ------------------------------------
+# `make fuzz`: libFuzzer targets tests/fuzz/fuzz_*.c, built with clang from the
+# user sources they need (no BPF, no skeleton) into $(OUTPUT)/fuzz/, each run
+# for FUZZ_SECONDS on a copy of its seeds (tests/fuzz/<target>/) in
+# $(OUTPUT)/fuzz/corpus-<target>; non-zero exit on a crash. `make fuzz-build`
+# only builds. `make asan`: tests/sanitize (the project built with ASan+UBSan
+# into build-asan/, its unit tests, and a leak check of the daemon).
+FUZZ_SECONDS  ?= 60
+FUZZ_TARGETS  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS     := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_LIB_SRCS := user/config.c user/control.c user/output.c user/eventring.c
+FUZZ_CFLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignorelist.txt \
+	-fno-omit-frame-pointer $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
+
+.PHONY: fuzz-build asan
+
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) tests/fuzz/coverage-ignorelist.txt \
+		$(wildcard user/*.h include/*.h tests/fuzz/*.h) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_LIB_SRCS) -linih -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	$(Q)tests/fuzz/run $(OUTPUT)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+asan:
+	$(Q)tests/sanitize
+
+# ---- Install, uninstall, demo (issue 5) ----------------------------------
+# `make install` honours PREFIX (default /usr/local) and DESTDIR:
+#   $(PREFIX)/sbin/memshed, $(PREFIX)/share/man/man{8,5}/,
+#   $(PREFIX)/lib/systemd/system/memshed.service (systemd reads both
+#   /usr/lib/systemd/system and /usr/local/lib/systemd/system; ExecStart is
+#   rewritten to $(SBINDIR)/memshed), $(PREFIX)/share/bash-completion/
+#   completions/memshed, and /etc/memshed/memshed.conf.example (SYSCONFDIR
+#   is /etc whatever the PREFIX: the binary reads /etc/memshed/memshed.conf).
+#   memshed.conf itself is never created, overwritten or removed.
+# `make demo`: demo/run, a 15-second live demo (root).
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR  ?= /etc
+INSTALL     ?= install
+
+.PHONY: uninstall
+
+install: $(OUTPUT)/memshed
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/memshed
+	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/memshed $(DESTDIR)$(SBINDIR)/memshed
+	$(Q)$(INSTALL) -m 0644 man/memshed.8 $(DESTDIR)$(MANDIR)/man8/memshed.8
+	$(Q)$(INSTALL) -m 0644 man/memshed.conf.5 $(DESTDIR)$(MANDIR)/man5/memshed.conf.5
+	$(Q)sed 's|/usr/local/sbin/memshed|$(SBINDIR)/memshed|g' dist/memshed.service \
+		> $(OUTPUT)/memshed.service
+	$(Q)$(INSTALL) -m 0644 $(OUTPUT)/memshed.service $(DESTDIR)$(UNITDIR)/memshed.service
+	$(Q)$(INSTALL) -m 0644 dist/bash-completion/memshed $(DESTDIR)$(BASHCOMPDIR)/memshed
+	$(Q)$(INSTALL) -m 0644 examples/memshed.conf \
+		$(DESTDIR)$(SYSCONFDIR)/memshed/memshed.conf.example
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/memshed $(DESTDIR)$(MANDIR)/man8/memshed.8 \
+		$(DESTDIR)$(MANDIR)/man5/memshed.conf.5 $(DESTDIR)$(UNITDIR)/memshed.service \
+		$(DESTDIR)$(BASHCOMPDIR)/memshed $(DESTDIR)$(SYSCONFDIR)/memshed/memshed.conf.example
+	$(Q)rmdir $(DESTDIR)$(SYSCONFDIR)/memshed 2>/dev/null || true
+
+demo: all $(OUTPUT)/tests/helpers/memhog $(OUTPUT)/tests/helpers/sigwatch
+	$(Q)MEMSHED_DEMO_NO_BUILD=1 MEMSHED=$(abspath $(OUTPUT))/memshed \
+		HELPERS=$(abspath $(OUTPUT))/tests/helpers demo/run

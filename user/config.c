@@ -1261,6 +1261,16 @@ static void header_parse(struct parser *p, const char *s, size_t n)
 	name = s + 1;
 	nn = close - name;
 	trim(&name, &nn);
+	/*
+	 * Fuzzing review (issue 7): n is bounded only by libinih's line buffer,
+	 * 200 bytes in Debian's build but a build option of libinih
+	 * (max_line_length); never copy more than buf holds.
+	 */
+	if (nn >= sizeof(buf)) {
+		perr(p, "section name longer than %zu characters", sizeof(buf) - 1);
+		p->sec = SEC_SKIP;
+		return;
+	}
 	memcpy(buf, name, nn);
 	buf[nn] = '\0';
 	section_begin(p, buf);

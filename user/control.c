@@ -389,7 +389,14 @@ void control_on_client(struct control_server *s, int fd)
 		return;
 	}
 	c->len += n;
-	c->buf[c->len] = '\0';
+	/*
+	 * Fuzzing fix (tests/fuzz/fuzz_control.c, UBSan): c->len reaches
+	 * CONTROL_MAX_REQUEST + 1 = sizeof(c->buf) when a client sends one byte
+	 * too many; the NUL then went one past the end of buf. Requests are
+	 * parsed by length, so the terminator is only a courtesy.
+	 */
+	if (c->len < sizeof(c->buf))
+		c->buf[c->len] = '\0';
 	nl = memchr(c->buf, '\n', c->len);
 	if (nl) {
 		client_answer(s, c, c->buf, nl - c->buf);

@@ -56,6 +56,14 @@
 #define RING_DATA_OFF	4096ULL
 #define REC_MAGIC	0x31564552u	/* "REV1" */
 #define WRAP_MAGIC	0x50415257u	/* "WRAP" */
+/*
+ * Fuzzing fix (tests/fuzz/fuzz_eventring.c): stream positions and record
+ * seqs at or above this are corrupt (4 EiB written / 2^62 events are never
+ * reached), so that position + item size and seq + 1 can never wrap around
+ * 2^64. A header's next_seq must be below half of it: 2^61 appends more
+ * could not make a record that the walk refuses.
+ */
+#define RING_LIMIT	(1ULL << 62)
 
 struct ring_header {
 	char magic[8];
@@ -203,10 +211,11 @@ restart:
 				from_seq = prev + 1;
 			goto restart;
 		}
-		if (kind == ITEM_BAD || next > head)
+		/* next <= v: the position wrapped around 2^64 (corrupt header) */
+		if (kind == ITEM_BAD || next > head || next <= v)
 			break;
 		if (kind == ITEM_RECORD) {
-			if (h.seq <= prev)
+			if (h.seq <= prev || h.seq >= RING_LIMIT)
 				break;
 			if (want) {
 				if (rec_crc(h.seq, h.len, r->buf) != h.crc)
@@ -305,6 +314,8 @@ static bool ring_header_ok(const struct ring_header *h, uint64_t size)
 	    size < EVENTRING_MIN_SIZE || size > EVENTRING_MAX_SIZE || size % 8)
 		return false;
 	if (h->head % 8 || h->tail % 8 || h->next_seq == 0)
+		return false;
+	if (h->head >= RING_LIMIT || h->tail >= RING_LIMIT || h->next_seq >= RING_LIMIT / 2)
 		return false;
 	/* tail > head only for a moment in append, when the ring was emptied */
 	if (h->head >= h->tail ? h->head - h->tail > dsize : h->tail - h->head > dsize)
@@ -457,7 +468,8 @@ int eventring_open(const char *path, uint64_t size, struct eventring **ret,
 		int new_fd = -1;
 
 		/* Keep seqs increasing so a follower never sees one twice. */
-		if (!memcmp(h.magic, RING_MAGIC, 8) && h.version == RING_VERSION && h.next_seq)
+		if (!memcmp(h.magic, RING_MAGIC, 8) && h.version == RING_VERSION && h.next_seq &&
+		    h.next_seq < RING_LIMIT / 2)
 			next_seq = h.next_seq;
 		recreated = st.st_size > 0;
 		ret_code = ring_create(path, size, next_seq, &new_fd);
