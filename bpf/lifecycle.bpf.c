@@ -9,6 +9,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
+
 __u32 exec_events = 0;
 __u32 exec_filter = 0;	/* 1: report only execs of comms in exec_comms */
 
@@ -44,6 +46,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (child->pid != child->tgid)
 		return 0;	/* a thread: it finds the label on its leader */
+	if (child->flags & PF_KTHREAD)
+		return 0;	/* kernel threads belong to no component */
 	plabel = label_of(parent);
 	if (!plabel)
 		return 0;

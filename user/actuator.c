@@ -58,8 +58,6 @@
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #endif
 
-#define PF_KTHREAD		0x00200000	/* include/linux/sched.h */
-#define KTHREADD_PID		2
 #define NSEC_PER_SEC		1000000000ULL
 #define KILL_WAIT_NS		(5 * NSEC_PER_SEC)	/* SIGKILL -> gone, else failed */
 #define FREEZE_WAIT_MS		2000			/* cgroup -> frozen, else rolled back */
@@ -154,35 +152,6 @@ static void pidfd_kill_release(int pidfd)
 }
 
 /*
- * Kernel thread? PF_KTHREAD in field 9 of /proc/PID/stat; where that cannot
- * be parsed, an empty cmdline with kthreadd as parent (or kthreadd itself).
- * 1: kthread, 0: not, -ESRCH: gone.
- */
-static int is_kernel_thread(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long flags;
-	int ppid;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	n = read_file(path, buf, sizeof(buf));
-	if (n < 0)
-		return -ESRCH;
-	/* comm may hold spaces and ')': the fields start after the last ')'. */
-	p = strrchr(buf, ')');
-	if (p && sscanf(p + 1, " %*c %d %*d %*d %*d %*d %lu", &ppid, &flags) == 2)
-		return !!(flags & PF_KTHREAD);
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	n = read_file(path, buf, sizeof(buf));
-	if (n < 0)
-		return -ESRCH;
-	return n == 0 && (pid == KTHREADD_PID || (p && sscanf(p + 1, " %*c %d", &ppid) == 1 &&
-						    ppid == KTHREADD_PID));
-}
-
-/*
  * Open a pidfd for pid and check that memshed may touch the process: not
  * pid 1, not memshed itself, not a kernel thread, and labelled comp_id right
  * now (opts.verify; no verify callback means nothing is labelled). The
@@ -203,7 +172,7 @@ static int open_verified(struct actuator *a, pid_t pid, uint32_t comp_id, int *r
 	if (pidfd < 0)
 		return pidfd;
 
-	r = is_kernel_thread(pid);
+	r = proc_is_kernel_thread(pid);
 	if (r < 0)
 		goto cleanup;
 	if (r > 0) {

@@ -358,7 +358,6 @@ static void client_answer(struct control_server *s, struct control_client *c, co
 		c->follow = true;
 		c->json = !strcmp(req.format, "json");
 		snprintf(c->types, sizeof(c->types), "%s", req.types);
-		shutdown(c->fd, SHUT_RD);
 	} else {
 		client_drop(c);
 	}
@@ -483,9 +482,25 @@ static int client_header(const char *line, FILE *err)
 	msg = strstr(line, "\"error\":\"");
 	code = strstr(line, "\"code\":");
 	if (msg) {
-		const char *end = strrchr(msg + 9, '"');
-
-		fprintf(err, "memshed: %.*s\n", end ? (int)(end - msg - 9) : 200, msg + 9);
+		/* The daemon's JSON string, unescaped (it only escapes \" \\
+		 * \n \t and control characters as \u00XX). */
+		fputs("memshed: ", err);
+		for (const char *p = msg + 9; *p && *p != '"'; p++) {
+			if (*p != '\\' || !p[1]) {
+				fputc(*p, err);
+				continue;
+			}
+			p++;
+			if (*p == 'n')
+				fputc('\n', err);
+			else if (*p == 't')
+				fputc('\t', err);
+			else if (*p == 'u' && strlen(p) >= 5)
+				fputc((int)strtol((char[3]){ p[3], p[4], 0 }, NULL, 16), err), p += 4;
+			else
+				fputc(*p, err);
+		}
+		fputc('\n', err);
 	} else {
 		fprintf(err, "memshed: bad answer from the daemon\n");
 	}

@@ -303,7 +303,7 @@ static const struct action *action_at(const struct component *c, enum level leve
 }
 
 static void emit_unload(struct daemon *d, const struct component *c, const struct action *a,
-			const char *mode, uint64_t rss)
+			const char *mode, enum level level, uint64_t rss)
 {
 	struct ev ev;
 
@@ -311,7 +311,7 @@ static void emit_unload(struct daemon *d, const struct component *c, const struc
 	ev_str(&ev, "component", c->cfg->name);
 	ev_str(&ev, "action", action_kind_name(a->kind));
 	ev_str(&ev, "mode", mode);
-	ev_str(&ev, "level", level_name(d->level));
+	ev_str(&ev, "level", level_name(level));
 	ev_int(&ev, "priority", c->cfg->priority);
 	ev_dur(&ev, "idle", now_mono_ns() - c->last_access_ns);
 	ev_bytes(&ev, "rss", rss);
@@ -341,7 +341,7 @@ static int round_add(struct daemon *d, struct component *c, const struct action 
 	job->exec_timeout_ns = c->cfg->exec_timeout_ns;
 	nr = registry_pids(&d->reg, c->id, pids, ACTUATOR_MAX_FDS);
 	r->rss_before[r->nr_jobs] = c->rss_total;
-	emit_unload(d, c, a, "act", c->rss_total);
+	emit_unload(d, c, a, "act", level, c->rss_total);
 	failpoint("pre-signal");
 	err = actuator_start(&d->act, job, pids, nr, c->rss_total, now_mono_ns());
 	r->nr_jobs++;
@@ -486,7 +486,8 @@ static void decide(struct daemon *d, uint64_t now)
 			struct component *c = &d->reg.comps[order[i]];
 
 			emit_unload(d, c, action_at(c, d->level),
-				    d->cfg->dry_run ? "dry-run" : "auto_unload-off", c->rss_total);
+				    d->cfg->dry_run ? "dry-run" : "auto_unload-off", d->level,
+				    c->rss_total);
 		}
 		d->cooldown_until_ns = now + d->cfg->check_interval_ns;
 		goto out;
@@ -518,7 +519,9 @@ static void evaluate(struct daemon *d, const char *reason)
 	if (pressure_relieved(&d->pr))
 		relieve(d);
 	rss_mode_auto(d);
-	if (d->round.active || d->level == LEVEL_LOW)
+	/* The next victim only if the level still calls for it: not while
+	 * the level is merely settling on its way down. */
+	if (d->round.active || d->level == LEVEL_LOW || d->pr.below_since_ns)
 		return;
 	if (now < d->cooldown_until_ns) {
 		d->eval_pending = true;		/* again when the cooldown ends */
@@ -693,8 +696,14 @@ static int ctl_label(struct daemon *d, const struct control_request *req, char *
 		snprintf(err, len, "memshed does not label itself");
 		return -EINVAL;
 	}
-	ret = registry_label(&d->reg, req->pid, c->id);
-	if (ret)
+	ret = registry_label(&d->reg, req->pid, c->id, ORIGIN_CLI);
+	if (ret == -EPERM) {
+		snprintf(err, len, "process %lld is pid 1 or a kernel thread: never labelled",
+			 (long long)req->pid);
+		ret = -EINVAL;	/* not a permission problem of the caller */
+	} else if (ret == -ESRCH) {
+		snprintf(err, len, "no process %lld", (long long)req->pid);
+	} else if (ret)
 		snprintf(err, len, "cannot label process %lld: %s", (long long)req->pid, strerror(-ret));
 	else
 		loader_sample(&d->ld);
@@ -760,6 +769,12 @@ static int ctl_handle(void *ctx, const struct control_request *req, struct strbu
 
 	report_fill(d, &in);
 	if (!strcmp(req->cmd, "status")) {
+		if (req->format[0] && strcmp(req->format, "text") && strcmp(req->format, "json") &&
+		    strcmp(req->format, "prometheus") && strcmp(req->format, "tsv")) {
+			snprintf(err, len, "unknown format \"%s\" (text, json, prometheus, tsv)",
+				 req->format);
+			return -EINVAL;
+		}
 		registry_refresh(&d->reg, in.now_ns);
 		report_status(body, &in, req->format);
 	} else if (!strcmp(req->cmd, "explain")) {

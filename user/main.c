@@ -27,7 +27,7 @@ static const char usage_text[] =
 "  run [--config FILE] [--dry-run] [--log-format text|json] [--no-bpf] [-v]\n"
 "                             run the daemon (root); events go to stdout\n"
 "Inspect:\n"
-"  status [--json | --format text|json|prometheus]\n"
+"  status [--json | --format text|json|prometheus|tsv]\n"
 "                             level, PSI, usage, components in unload order\n"
 "  events [--follow] [--json] [--since DURATION] [--type T,...] [--file PATH]\n"
 "                             the event log (history survives restarts)\n"
@@ -177,8 +177,9 @@ static int cmd_status(int argc, char **argv)
 		switch (c) {
 		case 'j': format = "json"; break;
 		case 'f':
-			if (strcmp(optarg, "text") && strcmp(optarg, "json") && strcmp(optarg, "prometheus"))
-				return usage_error("--format takes text, json or prometheus, not '%s'", optarg);
+			if (strcmp(optarg, "text") && strcmp(optarg, "json") &&
+			    strcmp(optarg, "prometheus") && strcmp(optarg, "tsv"))
+				return usage_error("--format takes text, json, prometheus or tsv, not '%s'", optarg);
 			format = optarg;
 			break;
 		case 'h': fputs(usage_text, stdout); return 0;

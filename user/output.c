@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -128,6 +129,38 @@ ssize_t read_file(const char *path, char *buf, size_t size)
 		buf[n] = '\0';
 	close(fd);
 	return n;
+}
+
+#define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
+#define KTHREADD_PID	2
+
+/*
+ * Kernel thread? PF_KTHREAD in field 9 of /proc/PID/stat; where that cannot
+ * be parsed, an empty cmdline with kthreadd as parent (or kthreadd itself).
+ * 1: kthread, 0: not, -ESRCH: gone.
+ */
+int proc_is_kernel_thread(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long flags;
+	int ppid;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return -ESRCH;
+	/* comm may hold spaces and ')': the fields start after the last ')'. */
+	p = strrchr(buf, ')');
+	if (p && sscanf(p + 1, " %*c %d %*d %*d %*d %*d %lu", &ppid, &flags) == 2)
+		return !!(flags & PF_KTHREAD);
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return -ESRCH;
+	return n == 0 && (pid == KTHREADD_PID || (p && sscanf(p + 1, " %*c %d", &ppid) == 1 &&
+						    ppid == KTHREADD_PID));
 }
 
 static uint64_t clock_ns(clockid_t id)

@@ -37,6 +37,9 @@ void sb_free(struct strbuf *sb);
  * size-1 bytes. Returns the length or -errno. */
 ssize_t read_file(const char *path, char *buf, size_t size);
 
+/* 1: pid is a kernel thread, 0: not, -ESRCH: gone. */
+int proc_is_kernel_thread(pid_t pid);
+
 /* Monotonic and wall clocks, ns. */
 uint64_t now_mono_ns(void);
 uint64_t now_real_ns(void);

@@ -559,6 +559,8 @@ static inline uint64_t min_idle_of(const struct policy_component *c,
 	uint64_t table = p->table[p->level].min_idle_ns;
 	unsigned __int128 scaled;
 
+	if (c->no_min_idle)
+		return 0;
 	if (c->min_idle_ns == 0 || p->global_min_idle_ns == 0)
 		return table;
 	scaled = (unsigned __int128)table * c->min_idle_ns /

@@ -21,6 +21,7 @@ struct policy_component {
 	bool loaded;			/* has live, unfrozen processes to act on */
 	bool prefer_larger;		/* order by RSS after idle time */
 	uint64_t min_idle_ns;		/* component's min_idle_time (0: global) */
+	bool no_min_idle;		/* min_idle_time = 0 set: never "recent" */
 	uint64_t last_access_ns;	/* CLOCK_MONOTONIC */
 	uint64_t rss_bytes;
 };

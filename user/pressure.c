@@ -225,6 +225,10 @@ static void pressure_explain(struct pressure *p, enum level trig)
 		snprintf(p->cause, sizeof(p->cause), "usage %s of %s (%.1f%%) >= %s_threshold %.2f",
 			 fmt_bytes(used, sizeof(used), p->usage), fmt_bytes(lim, sizeof(lim), p->limit),
 			 p->fraction * 100, level_name(p->level), p->cfg->threshold[p->level]);
+	} else if (p->below_since_ns) {
+		snprintf(p->cause, sizeof(p->cause), "settling down from %s: usage %s of %s (%.1f%%), psi some avg10 %.2f%%",
+			 level_name(p->level), fmt_bytes(used, sizeof(used), p->usage),
+			 fmt_bytes(lim, sizeof(lim), p->limit), p->fraction * 100, p->psi.some[0]);
 	} else if (trig >= p->level) {
 		snprintf(p->cause, sizeof(p->cause), "psi trigger (%s) fired, some avg10 %.2f%% full avg10 %.2f%%",
 			 level_name(trig), p->psi.some[0], p->psi.full[0]);

@@ -131,19 +131,39 @@ static bool cgroup_path_under(const char *p, size_t plen, const char *want)
 	return plen == wlen || p[wlen] == '/' || wlen == 1;
 }
 
+/* Does line "ID:CONTROLLERS:" belong to the hierarchy mounted as dir h
+ * (/sys/fs/cgroup/h)? "unified" is cgroup2 (ID 0); a v1 dir is named for
+ * its controllers ("memory", "cpu,cpuacct") or its name= ("systemd"). */
+static bool line_in_hierarchy(const char *line, const char *ctrl_end, const char *h, size_t hlen)
+{
+	const char *ctrl = strchr(line, ':') + 1;
+	size_t clen = ctrl_end - ctrl;
+
+	if (clen == 0)
+		return hlen == 7 && !strncmp(h, "unified", 7);
+	if (clen > 5 && !strncmp(ctrl, "name=", 5))
+		ctrl += 5, clen -= 5;
+	return clen == hlen && !strncmp(ctrl, h, hlen);
+}
+
 /*
- * cgroup:PATH accepts a path as /proc/PID/cgroup shows it (/system.slice/x)
- * or a path in the mounted hierarchy (/sys/fs/cgroup/unified/x,
- * /sys/fs/cgroup/memory/x, or /sys/fs/cgroup/x on pure cgroup2 hosts).
+ * cgroup:PATH accepts a path as /proc/PID/cgroup shows it (/system.slice/x:
+ * any hierarchy) or a path in a mounted hierarchy: /sys/fs/cgroup/memory/x
+ * (that hierarchy only), /sys/fs/cgroup/unified/x (cgroup2 on hybrid hosts)
+ * or /sys/fs/cgroup/x on pure cgroup2 hosts.
  */
 static bool match_cgroup(struct proc_facts *f, const char *want)
 {
 	const char *lines = facts_cgroups(f), *line, *path, *end;
-	const char *fs_rel = NULL, *fs_rel2 = NULL;
+	const char *h = NULL, *below = NULL;
+	size_t hlen = 0;
 
 	if (!strncmp(want, "/sys/fs/cgroup/", 15)) {
-		fs_rel = want + 14;			/* "/unified/x" or "/x" */
-		fs_rel2 = strchr(want + 15, '/');	/* "/x" below a hierarchy */
+		h = want + 15;
+		below = strchrnul(h, '/');
+		hlen = below - h;
+		if (!*below)
+			below = "/";
 	}
 	for (line = lines; *line; line = end + (*end != '\0')) {
 		end = strchrnul(line, '\n');
@@ -151,9 +171,18 @@ static bool match_cgroup(struct proc_facts *f, const char *want)
 		path = path ? memchr(path + 1, ':', end - path - 1) : NULL;
 		if (!path)
 			continue;
-		path++;
-		if (cgroup_path_under(path, end - path, fs_rel ? fs_rel : want) ||
-		    (fs_rel2 && cgroup_path_under(path, end - path, fs_rel2)))
+		if (!h) {
+			if (cgroup_path_under(path + 1, end - path - 1, want))
+				return true;
+			continue;
+		}
+		/* A hierarchy dir: only its own line. Pure cgroup2: the 0:: line
+		 * with everything after /sys/fs/cgroup. */
+		if (line_in_hierarchy(line, path, h, hlen) &&
+		    cgroup_path_under(path + 1, end - path - 1, below))
+			return true;
+		if (path == line + 2 && line[0] == '0' &&
+		    cgroup_path_under(path + 1, end - path - 1, want + 14))
 			return true;
 	}
 	return false;
@@ -299,14 +328,21 @@ static void proc_remove(struct registry *r, struct proc_entry *e)
 
 /* ---- labels ---- */
 
-int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id)
+int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id, enum label_origin origin)
 {
 	struct component *c = registry_get(r, comp_id);
 	struct proc_entry *e;
 	int pidfd, err = 0;
 
-	if (!c || tgid <= 1)
+	if (!c)
 		return -EINVAL;
+	/* Kernel threads are nobody's component (a user:root or cgroup:/
+	 * rule would otherwise take them all). */
+	if (tgid <= 1)
+		return -EPERM;
+	err = proc_is_kernel_thread(tgid);
+	if (err)
+		return err < 0 ? err : -EPERM;
 	if (r->ld) {
 		/* Keyed by pidfd: the label lands on exactly this process. */
 		pidfd = syscall(SYS_pidfd_open, tgid, 0);
@@ -320,6 +356,7 @@ int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id)
 	e = proc_insert(r, tgid);
 	if (!e)
 		return -ENOMEM;
+	e->origin = origin;
 	if (e->comp_id != comp_id) {
 		e->comp_id = comp_id;
 		e->runtime_ns = 0;
@@ -378,7 +415,7 @@ int registry_scan(struct registry *r)
 		if (tgid <= 1 || tgid == self)
 			continue;
 		id = registry_match(r, tgid);
-		if (id && registry_label(r, tgid, id) == 0)
+		if (id && registry_label(r, tgid, id, ORIGIN_RULE) == 0)
 			count++;
 	}
 	closedir(d);
@@ -395,7 +432,7 @@ uint32_t registry_on_exec(struct registry *r, pid_t tgid)
 		return 0;
 	/* An explicit rule beats an inherited label. */
 	id = registry_match(r, tgid);
-	if (id && registry_label(r, tgid, id))
+	if (id && registry_label(r, tgid, id, ORIGIN_RULE))
 		return 0;
 	return id;
 }
@@ -404,8 +441,10 @@ void registry_on_fork(struct registry *r, pid_t tgid, uint32_t comp_id)
 {
 	struct proc_entry *e = registry_get(r, comp_id) ? proc_insert(r, tgid) : NULL;
 
-	if (e)
+	if (e) {
 		e->comp_id = comp_id;
+		e->origin = ORIGIN_INHERITED;
+	}
 }
 
 void registry_on_exit(struct registry *r, pid_t tgid)
@@ -608,11 +647,11 @@ int registry_apply_config(struct registry *r, const struct config *cfg)
 		if (!procs[i].tgid)
 			continue;
 		id = registry_match(r, procs[i].tgid);
-		keep = old_name ? registry_find(r, old_name) : NULL;
-		if (!id && keep)
-			id = keep->id;
+		keep = old_name && procs[i].origin != ORIGIN_RULE ? registry_find(r, old_name) : NULL;
 		if (id)
-			registry_label(r, procs[i].tgid, id);
+			registry_label(r, procs[i].tgid, id, ORIGIN_RULE);
+		else if (keep)
+			registry_label(r, procs[i].tgid, keep->id, procs[i].origin);
 		else
 			registry_unlabel(r, procs[i].tgid);
 	}

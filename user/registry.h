@@ -37,9 +37,14 @@ struct component {
 	uint64_t unloaded_at_ns;
 };
 
+/* Why a process carries its label: a reload re-applies rules, and keeps
+ * only labels that did not come from a rule. */
+enum label_origin { ORIGIN_INHERITED, ORIGIN_RULE, ORIGIN_CLI };
+
 struct proc_entry {
 	pid_t tgid;				/* 0: free slot */
 	uint32_t comp_id;
+	enum label_origin origin;
 	uint64_t runtime_ns;			/* at the last sample */
 	uint64_t seen_pass;
 };
@@ -70,7 +75,8 @@ void registry_on_exit(struct registry *r, pid_t tgid);
 
 /* Which component's rules match this process (0: none; first in file order). */
 uint32_t registry_match(struct registry *r, pid_t tgid);
-int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id);
+/* -EPERM for pid 1 and kernel threads. */
+int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id, enum label_origin origin);
 int registry_unlabel(struct registry *r, pid_t tgid);
 
 /* Fresh numbers from the kernel: RSS, runtime (-> last access), pids. */

@@ -37,6 +37,7 @@ void report_snapshot(struct registry *reg, enum level level, uint64_t now_ns,
 			.loaded = comp_loaded(c, level),
 			.prefer_larger = cc->prefer_larger,
 			.min_idle_ns = cc->has_min_idle ? cc->min_idle_ns : 0,
+			.no_min_idle = cc->has_min_idle && !cc->min_idle_ns,
 			.last_access_ns = c->last_access_ns,
 			.rss_bytes = c->rss_total,
 		};

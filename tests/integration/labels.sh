@@ -565,7 +565,9 @@ spawn a_added "$bin/lbl-added" 1000
 wait_for 5 comm_is "$a_added" lbl-added
 
 # pid -> component of every labelled process the reload should not touch
-keep_before=$(labels_except "$b_rel1" "$b_rel2" "$b_gone" "$a_added")
+# b_pidf was labelled by its pidfile, which now names a_pidf: a reload
+# re-applies rules, so it leaves (checked below), like b_rel1.
+keep_before=$(labels_except "$b_rel1" "$b_rel2" "$b_gone" "$a_added" "$b_pidf")
 
 write_conf reloaded
 log_mark
@@ -588,7 +590,12 @@ if wait_for 2 unlabelled "$b_gone" && names=$(comp_names) && [[ " $names " != *"
 else
 	fail reload_removed_component "pid $b_gone: $(where "$b_gone")"
 fi
-keep_after=$(labels_except "$b_rel1" "$b_rel2" "$b_gone" "$a_added")
+keep_after=$(labels_except "$b_rel1" "$b_rel2" "$b_gone" "$a_added" "$b_pidf")
+if [[ " $(comp_pids lbl-pidf) " == *" $b_pidf "* ]]; then
+	fail reload_stale_pidfile_dropped "pid $b_pidf is no longer in the pidfile but kept its label"
+else
+	pass reload_stale_pidfile_dropped
+fi
 if [[ -n $keep_before && $keep_before == "$keep_after" ]]; then
 	pass reload_keeps_other_labels
 else

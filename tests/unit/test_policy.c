@@ -785,8 +785,23 @@ static void test_large_selection_matches_full_sort(void)
 	}
 }
 
+/* min_idle_time = 0 on a component: eligible at every level at once. */
+static void test_component_min_idle_zero(void)
+{
+	struct policy_component c = { .name = "z", .loaded = true, .no_min_idle = true,
+				      .last_access_ns = 1000 };
+	struct policy_params p = { .level = LEVEL_MEDIUM, .global_min_idle_ns = 300,
+				   .now_ns = 1000 };
+	size_t order[1];
+
+	p.table[LEVEL_MEDIUM] = (struct level_policy){ .min_idle_ns = 300, .max_unload = 1 };
+	CHECK(policy_min_idle(&c, &p) == 0, "no idle requirement");
+	CHECK(policy_select_victims(&c, 1, &p, order, NULL) == 1, "a victim though just used");
+}
+
 int main(void)
 {
+	RUN_TEST(test_component_min_idle_zero);
 	RUN_TEST(test_level_low_unloads_nothing);
 	RUN_TEST(test_level_medium_one_victim_full_min_idle);
 	RUN_TEST(test_level_high_three_victims_half_min_idle);
