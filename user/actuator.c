@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -696,6 +697,37 @@ static int job_check_nothing_done(struct unload_job *job, int nr)
 	return nr == 0 ? -ESRCH : -EPERM;
 }
 
+/*
+ * Which memshed froze a group: its pid in an extended attribute of the
+ * cgroup directory (user.* works on cgroup2 since 5.7; elsewhere it is
+ * absent and the group counts as nobody's). A starting memshed thaws only
+ * what no live memshed owns, so one daemon's start never undoes another's
+ * freeze (tests and a host daemon may run side by side).
+ */
+#define OWNER_XATTR "user.memshed.owner"
+
+static void owner_mark(const char *cgdir)
+{
+	char v[16];
+	int n = snprintf(v, sizeof(v), "%d", getpid());
+
+	setxattr(cgdir, OWNER_XATTR, v, n, 0);	/* best effort */
+}
+
+static bool owner_alive_elsewhere(const char *cgdir)
+{
+	char v[16] = "", path[64], comm[32];
+	pid_t pid;
+
+	if (getxattr(cgdir, OWNER_XATTR, v, sizeof(v) - 1) <= 0)
+		return false;
+	pid = atoi(v);
+	if (pid <= 0 || pid == getpid())
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	return read_file(path, comm, sizeof(comm)) > 0 && !strcmp(comm, "memshed\n");
+}
+
 static int start_freeze(struct actuator *a, struct unload_job *job, const pid_t *pids, int nr)
 {
 	const struct hier *h = &a->state->hier[0];
@@ -728,6 +760,7 @@ static int start_freeze(struct actuator *a, struct unload_job *job, const pid_t 
 		return r;
 	}
 
+	owner_mark(cgdir);
 	r = cgroup_set_frozen(h, cgdir, true);
 	if (r == 0)
 		r = cgroup_wait_frozen(h, cgdir);
@@ -780,6 +813,8 @@ int actuator_thaw_all(struct actuator *a)
 				continue;
 			if (snprintf(cgdir, sizeof(cgdir), "%s/%s", h->root, de->d_name) >=
 			    (int)sizeof(cgdir))
+				continue;
+			if (owner_alive_elsewhere(cgdir))
 				continue;
 			if (cgroup_is_frozen(h, cgdir))
 				count++;

@@ -374,10 +374,14 @@ void control_on_client(struct control_server *s, int fd)
 			c = &s->clients[i];
 	if (!c)
 		return;
-	if (c->follow) {	/* a follower hung up */
-		char tmp[64];
+	if (c->follow) {
+		/* A follower only listens: discard what it sends, drop it when
+		 * it hangs up. */
+		char tmp[256];
 
-		if (recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT) <= 0)
+		while ((n = recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT)) > 0)
+			;
+		if (n == 0 || errno != EAGAIN)
 			client_drop(c);
 		return;
 	}
