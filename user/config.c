@@ -549,10 +549,19 @@ static int64_t regex_copies(const char *s)
 {
 	struct rx_frame f[REGEX_DEPTH_MAX + 1] = { { 0, 0 } };
 	const char *end;
+	bool after_repeat = false;	/* the last token was a repetition */
 	uint64_t n;
 	int d = 0;
 
 	for (; *s; s++) {
+		bool is_repeat = *s == '+' || *s == '*' || *s == '?' ||
+				 (*s == '{' && interval_max(s, &end));
+
+		/* A repetition of a repetition (a++, (x|$)+*) is undefined in
+		 * POSIX and sends glibc's compiler exponential: refuse it. */
+		if (is_repeat && after_repeat)
+			return -2;
+		after_repeat = is_repeat;
 		switch (*s) {
 		case '\\':
 			s += s[1] != '\0';
@@ -603,6 +612,10 @@ static int regex_compile(regex_t *re, const char *arg, char *why)
 	int64_t copies = regex_copies(arg);
 	int rc;
 
+	if (copies == -2) {
+		snprintf(why, WHY_MAX, "regex repeats a repetition (like a++ or x*+): not allowed");
+		return -EINVAL;
+	}
 	if (copies < 0) {
 		snprintf(why, WHY_MAX, "regex groups nest deeper than %d", REGEX_DEPTH_MAX);
 		return -EINVAL;

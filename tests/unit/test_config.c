@@ -358,6 +358,8 @@ static const struct bad_case bad_cases[] = {
 	{ "relative pidfile", COMP_A "match = pidfile:x.pid\n", 3, "pidfile: needs an absolute path" },
 	{ "relative cgroup", COMP_A "match = cgroup:system.slice\n", 3, "cgroup: needs an absolute path" },
 	{ "bad regex", COMP_A "match = cmdline:(foo\n", 3, "bad regex: " },
+	{ "stacked repetition", COMP_A "match = cmdline:( |$)+++++\n", 3, "regex repeats a repetition" },
+	{ "stacked star-plus", COMP_A "match = cmdline:a*+\n", 3, "regex repeats a repetition" },
 	{ "empty regex", COMP_A "match = cmdline:\n", 3, "empty cmdline: argument" },
 	{ "unknown user", COMP_A "match = user:no-such-user-memshed\n", 3, "unknown user" },
 	{ "uid too large", COMP_A "match = user:4294967295\n", 3, "invalid UID" },
@@ -453,7 +455,8 @@ static void test_regex_size(void)
 		rc = load(text, &cfg, &errs);
 		CHECK(rc == -EINVAL &&
 		      (has_error(&errs, 2, "regex too large: its repetitions (+, {m,n}) make over 256 copies") ||
-		       has_error(&errs, 2, "regex groups nest deeper than 32")), "\"%s\" accepted", bad[i]);
+		       has_error(&errs, 2, "regex groups nest deeper than 32") ||
+		       has_error(&errs, 2, "regex repeats a repetition")), "\"%s\" accepted", bad[i]);
 		if (rc == 0)
 			config_free(&cfg);
 		config_errors_free(&errs);
