@@ -11,9 +11,11 @@
 
 /*
  * Linux 6.2 (f1a7941243c1 "mm: convert mm's rss stats into percpu_counter")
- * turned mm->rss_stat from atomic counters into percpu_counters. Both keep
- * the folded value where /proc/PID/status reads it (get_mm_counter), so
- * reading it here matches VmRSS exactly.
+ * turned mm->rss_stat from atomic counters into percpu_counters. We read
+ * the folded value (get_mm_counter()); it lags the per-CPU sum, which newer
+ * kernels show as VmRSS, by less than the percpu batch per CPU (~100 KiB
+ * here). Summing the per-CPU parts needs __percpu type tags in the kernel's
+ * BTF, which this kernel's BTF lacks.
  */
 struct mm_rss_stat___old {
 	atomic_long_t count[4];

@@ -1605,7 +1605,7 @@ void config_init_defaults(struct config *cfg)
 		.min_idle_ns = 300 * NSEC_PER_SEC,
 		.check_interval_ns = 60 * NSEC_PER_SEC,
 		.usage_source = USAGE_COMPONENTS,
-		.rss_mode = RSS_TRACEPOINT,
+		.rss_mode = RSS_AUTO,	/* bench/RESULTS.md: rss_stat costs ~4% of a page fault */
 		.activity_source = ACTIVITY_SAMPLE,
 		.ringbuf_size = 256 << 10,
 		.stall_threshold_ns = 10 * NSEC_PER_MSEC,

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -809,7 +810,9 @@ static void protect_self(void)
 {
 	int fd;
 
-	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+	/* MCL_ONFAULT: lock what is used, not every mapped page (the 4 MiB
+	 * event ring, libbpf's load-time buffers) up front. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
 		log_warn("mlockall: %s; under pressure memshed itself may stall", strerror(errno));
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	/* -900, not -1000: a leaking memshed must still be killable. */
@@ -882,6 +885,8 @@ static int start_bpf(struct daemon *d)
 	}
 	if (loader_start(&d->ld, &lo, on_kernel_event, d, &why) == 0) {
 		d->bpf = true;
+		/* Loading parsed the kernel's BTF (megabytes): give it back. */
+		malloc_trim(0);
 		return 0;
 	}
 	switch (why) {

@@ -14,6 +14,7 @@ cat >"$conf" <<CONF
 total_limit = 400M          ; medium at 300M, high at 340M
 min_idle_time = 2s
 check_interval = 60s        ; reactions must not wait for the timer
+rss_mode = tracepoint       ; usage starts below the auto arm line
 cooldown = 500ms
 round_timeout = 5s
 psi_medium_some = 0         ; this test is about budgets, not PSI

@@ -513,7 +513,7 @@ static void check_defaults(const struct config *c)
 	CHECK(c->auto_unload && c->min_idle_ns == 300 * SEC && c->check_interval_ns == 60 * SEC,
 	      "seed defaults");
 	CHECK(c->usage_source == USAGE_COMPONENTS && !c->usage_cgroup, "usage_source");
-	CHECK(c->rss_mode == RSS_TRACEPOINT && c->activity_source == ACTIVITY_SAMPLE, "modes");
+	CHECK(c->rss_mode == RSS_AUTO && c->activity_source == ACTIVITY_SAMPLE, "modes");
 	CHECK(c->ringbuf_size == 256 << 10 && c->stall_threshold_ns == 10 * MS, "ringbuf, stall");
 	CHECK(c->psi[LEVEL_MEDIUM].some_pct == 5 && c->psi[LEVEL_HIGH].some_pct == 15 &&
 	      c->psi[LEVEL_CRITICAL].some_pct == 40 && c->psi[LEVEL_MEDIUM].full_pct == 0 &&
