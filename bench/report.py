@@ -339,7 +339,8 @@ def md(res):
                  "then 32 MiB more. Repetitions interleaved (memshed, earlyoom, nohang, ...).\n")
         o.append("| tool | n | p50 | p90 | p99 | max | p50 ratio memshed/tool | p99 ratio |")
         o.append("|---|---|---|---|---|---|---|---|")
-        for tool in ("memshed", "earlyoom", "nohang", "memshed auto-warm", "memshed auto-cold"):
+        for tool in ("memshed", "earlyoom", "nohang", "memshed auto-warm", "memshed auto-cold",
+                     "memshed tracepoint-pressured"):
             d = rc.get(tool)
             if not d or not d.get("n"):
                 continue
@@ -359,7 +360,9 @@ def md(res):
                  "rss_mode auto with a 100 MiB idle component of priority 90 keeping usage "
                  "above low_threshold - hysteresis (tracepoint attached); auto-cold = rss_mode "
                  "auto starting from 24% usage (only the 60 s check_interval timer or PSI "
-                 "sees the jump). Ratios: memshed (tracepoint) / tool.")
+                 "sees the jump); tracepoint-pressured = the memshed run while a thrash in a "
+                 "64 MiB memcg keeps memory PSI up and two spinners keep both CPUs busy "
+                 "(issue 7: reaction under pressure vs without). Ratios: memshed (tracepoint) / tool.")
         if not rc.get("nohang_installed"):
             o.append("\nnohang: not installed, not compared (Debian has a package: "
                      "`apt-get install nohang`).")
