@@ -61,11 +61,6 @@ extern __u32 exec_events;			/* 1: report every exec */
 extern const volatile __u32 page_shift;
 extern const volatile __u64 stall_threshold_ns;
 
-static __always_inline struct task_struct *leader_of(struct task_struct *task)
-{
-	return BPF_CORE_READ(task, group_leader);
-}
-
 /* The label of a task's process, or NULL if it is not labelled. */
 static __always_inline struct memshed_task_label *label_of(struct task_struct *task)
 {

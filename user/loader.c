@@ -19,9 +19,9 @@ static int loader_libbpf_print(enum libbpf_print_level level, const char *fmt, v
 	char msg[1024];
 	size_t n;
 
-	if (level == LIBBPF_DEBUG || (!loader_verbose && level == LIBBPF_INFO))
-		return 0;
-	if (!loader_verbose)
+	/* Failures are explained by loader_explain(); the details (verifier
+	 * log, relocations) are for -v. */
+	if (!loader_verbose || level == LIBBPF_DEBUG)
 		return 0;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
@@ -96,17 +96,16 @@ static int loader_attach(struct loader *ld, const struct loader_opts *o)
 
 static int loader_on_sample(void *ctx, void *data, size_t size)
 {
-	struct loader_sink { loader_event_fn fn; void *ctx; } *sink = ctx;
+	struct loader *ld = ctx;
 
 	if (size < sizeof(struct memshed_event))
 		return 0;
-	return sink->fn(sink->ctx, data);
+	return ld->on_event(ld->on_event_ctx, data);
 }
 
 int loader_start(struct loader *ld, const struct loader_opts *o,
 		 loader_event_fn on_event, void *ctx, enum loader_error *ret_why)
 {
-	static struct { loader_event_fn fn; void *ctx; } sink;
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
 	struct memshed *skel;
 	int err;
@@ -147,9 +146,9 @@ int loader_start(struct loader *ld, const struct loader_opts *o,
 		loader_explain(*ret_why, err, "cannot attach");
 		goto fail;
 	}
-	sink.fn = on_event;
-	sink.ctx = ctx;
-	ld->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), loader_on_sample, &sink, NULL);
+	ld->on_event = on_event;
+	ld->on_event_ctx = ctx;
+	ld->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), loader_on_sample, ld, NULL);
 	if (!ld->rb) {
 		err = -errno;
 		*ret_why = LOADER_REJECTED;

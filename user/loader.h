@@ -21,9 +21,13 @@ struct loader_opts {
 	bool verbose;			/* show libbpf's own messages */
 };
 
+typedef int (*loader_event_fn)(void *ctx, const struct memshed_event *e);
+
 struct loader {
 	struct memshed *skel;
 	struct ring_buffer *rb;
+	loader_event_fn on_event;
+	void *on_event_ctx;
 	bool rss_tracepoint_attached;
 	uint64_t sample_pass;
 };
@@ -35,8 +39,6 @@ enum loader_error {
 	LOADER_NO_BTF,		/* kernel BTF missing */
 	LOADER_REJECTED,	/* the verifier or the kernel refused a program */
 };
-
-typedef int (*loader_event_fn)(void *ctx, const struct memshed_event *e);
 
 /* Open, configure, load and attach. On failure *ret_why says which class
  * of problem it was and a message has been logged naming what to do. */
