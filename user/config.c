@@ -57,7 +57,7 @@
  * Static so that config_init_defaults cannot fail; config_free and
  * str_replace never free it.
  */
-static char default_event_log[] = "/var/lib/memshed/events.ring";
+static char default_event_log[] = MEMSHED_DEFAULT_EVENT_LOG;
 
 /* ---- small helpers ----------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #define MEMSHED_DEFAULT_CONFIG	"/etc/memshed/memshed.conf"
+#define MEMSHED_DEFAULT_EVENT_LOG "/var/lib/memshed/events.ring"
 #define CONFIG_NAME_MAX		64
 #define NR_LEVELS		4	/* low, medium, high, critical */
 

@@ -566,7 +566,6 @@ static void on_timer(struct daemon *d)
 	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0)
 		return;
 	check_drops(d);
-	request_eval(d, "timer");
 	evaluate(d, "timer");
 	if (d->cfg->metrics_file) {
 		report_fill(d, &in);

@@ -17,7 +17,6 @@
 #include "output.h"
 #include "top.h"
 
-#define DEFAULT_EVENT_LOG "/var/lib/memshed/events.ring"
 
 static const char usage_text[] =
 "Usage: memshed [--socket PATH] COMMAND [ARGS]\n"
@@ -351,7 +350,7 @@ static int cmd_events(int argc, char **argv)
 		{}
 	};
 	struct events_opts o = { .now = time(NULL) };
-	const char *file = DEFAULT_EVENT_LOG;
+	const char *file = MEMSHED_DEFAULT_EVENT_LOG;
 	struct eventring *ring;
 	bool follow = false;
 	char extra[400];

@@ -27,7 +27,6 @@
 #include "output.h"
 #include "top.h"
 
-#define TOP_EVENT_LOG	"/var/lib/memshed/events.ring"
 #define HISTORY		60	/* PSI samples kept for the sparkline */
 #define EVENTS_KEPT	256	/* event lines kept (more than a screen holds) */
 #define ONCE_EVENTS	10	/* event lines printed by --once */
@@ -38,7 +37,7 @@ static const char help_text[] =
 "Live view of the daemon: level, memory, PSI, components in unload order, events.\n"
 "  --interval DURATION  refresh period (default 1s, 100ms..1h)\n"
 "  --once               print one frame as plain text and exit\n"
-"  --file PATH          the event ring (default " TOP_EVENT_LOG ")\n"
+"  --file PATH          the event ring (default " MEMSHED_DEFAULT_EVENT_LOG ")\n"
 "  -h, --help           this text\n"
 "Keys: q quit, s cycle the sort (order, rss, idle, name), space or r refresh now.\n"
 "The daemon is reached at $MEMSHED_SOCKET, else " CONTROL_SOCKET ".\n";
@@ -657,7 +656,7 @@ int top_main(int argc, char **argv)
 	const char *env = getenv("MEMSHED_SOCKET");
 	struct top t = {
 		.socket = env && *env ? env : CONTROL_SOCKET,
-		.ring_path = TOP_EVENT_LOG,
+		.ring_path = MEMSHED_DEFAULT_EVENT_LOG,
 		.interval_ns = 1000000000ull,
 	};
 	bool once = false;
