@@ -30,7 +30,7 @@
 #
 # Memory cgroups (v1 memory hierarchy when mounted, else cgroup2 with the memory controller):
 #   memcg_create NAME LIMIT  LIMIT in bytes or with K/M/G suffix; prints the path
-#                            (<memory root>/memshed-test/NAME), no swap for it, removal registered
+#                            (<memory root>/memshed-test/NAME.PID), no swap for it, removal registered
 #   memcg_enter PATH PID     move PID into it
 #   memcg_spawn VAR PATH CMD...  spawn CMD already inside PATH (from its first instruction)
 #   memcg_remove PATH        move its processes out, kill them, rmdir (retrying), drop memshed-test
@@ -406,7 +406,9 @@ memcg_create() {
 		return 2
 	fi
 	base=$_MEMCG_ROOT/memshed-test
-	path=$base/$name
+	# The test's pid in the name: concurrent test runs never share (or
+	# clean up) each other's groups.
+	path=$base/$name.$_MAIN_PID
 	if [[ -d $path ]]; then # left over by a run that was killed
 		memcg_remove "$path" >&2 || return 1
 	fi
