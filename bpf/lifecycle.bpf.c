@@ -2,16 +2,20 @@
 /*
  * Process lifecycle: labels follow fork, exec is reported for rule
  * matching, exits of labelled processes are reported and their memory
- * leaves the component sums.
+ * leaves the component sums. Every event here is informational: it goes
+ * to the "info" ring, rate-limited per user, and decisions never wait on
+ * it (a missed one is made good by the next scan or sample pass).
  */
 #include "memshed.bpf.h"
 #include "rss.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
-
 __u32 exec_events = 0;
+/* Informational events per user: a burst of info_burst, then one per
+ * info_interval_ns (defaults: 64, then 200/s). */
+const volatile __u64 info_interval_ns = 5000000;
+const volatile __u64 info_burst = 64;
 __u32 exec_filter = 0;	/* 1: report only execs of comms in exec_comms */
 
 /* When every component has a comm: rule, only those comms can match: the
@@ -58,11 +62,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	clabel->comp_id = comp_id;
 	clabel->flags = plabel->flags;
-	/* The child's page tables were copied before this tracepoint, so its
-	 * rss_stat events were not seen: take its counters now. */
-	proc_track(child->tgid, comp_id, child->mm);
+	/* The child's page tables were copied before this tracepoint: take
+	 * its counters now. A CLONE_VM child (vfork, posix_spawn) shares its
+	 * parent's mm and counts nothing until it execs. */
+	proc_track(child->tgid, comp_id, child->start_time, child->mm);
 
-	e = event_reserve(MEMSHED_EV_FORK, child, comp_id);
+	e = info_reserve(MEMSHED_EV_FORK, child, comp_id);
 	if (!e)
 		return 0;
 	e->proc.ppid = parent->tgid;
@@ -79,21 +84,29 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	__u32 tgid = p->tgid;
 	__u32 comp_id = 0;
 
-	/* A non-leader thread that execs becomes the leader (de_thread) and
-	 * the label on the old leader is gone: restore it from procs. */
 	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (proc && proc->start_time && proc->start_time != p->start_time) {
+		proc_untrack(tgid);	/* a stale record: the PID was recycled */
+		proc = NULL;
+	}
 	if (proc) {
 		struct memshed_task_label *l;
 
+		/* A non-leader thread that execs becomes the leader (de_thread,
+		 * which keeps the start time) and the label on the old leader
+		 * is gone: restore it from procs. */
 		comp_id = proc->comp_id;
 		l = bpf_task_storage_get(&task_labels, p, 0,
 					 BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (l)
 			l->comp_id = comp_id;
+		/* A new mm: a vfork child that shared its parent's counts now. */
+		if (p->mm)
+			proc_refresh(proc, tgid, p->mm);
 	}
 	if (!comp_id && !exec_wanted())
 		return 0;
-	e = event_reserve(MEMSHED_EV_EXEC, p, comp_id);
+	e = info_reserve(MEMSHED_EV_EXEC, p, comp_id);
 	if (!e)
 		return 0;
 	e->proc.ppid = BPF_CORE_READ(p, real_parent, tgid);
@@ -119,7 +132,7 @@ int BPF_PROG(handle_rename, struct task_struct *task, const char *comm)
 	bpf_probe_read_kernel_str(name, sizeof(name), comm);
 	if (exec_filter && !bpf_map_lookup_elem(&exec_comms, name))
 		return 0;
-	e = event_reserve(MEMSHED_EV_RENAME, task, comp_id_of(task));
+	e = info_reserve(MEMSHED_EV_RENAME, task, comp_id_of(task));
 	if (!e)
 		return 0;
 	__builtin_memcpy(e->hdr.comm, name, sizeof(name));
@@ -142,8 +155,8 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	comp_id = comp_id_of(p);
 	if (!comp_id)
 		return 0;
-	proc_untrack(tgid, comp_id);
-	e = event_reserve(MEMSHED_EV_EXIT, p, comp_id);
+	proc_untrack(tgid);
+	e = info_reserve(MEMSHED_EV_EXIT, p, comp_id);
 	if (!e)
 		return 0;
 	e->proc.exit_code = p->exit_code;

@@ -2,7 +2,9 @@
 /*
  * Memory pressure as the kernel lives it: tasks stalled in direct or memcg
  * reclaim and compaction (one event per stall above stall_threshold_ns),
- * kswapd waking and sleeping, reclaim throttling, and OOM kills.
+ * kswapd waking and sleeping, reclaim throttling, and OOM kills. Only the
+ * OOM kill goes to the decision ring; the rest informs (and wakes the
+ * daemon to measure again) on the rate-limited "info" ring.
  */
 #include "memshed.bpf.h"
 #include "core_fixes.bpf.h"
@@ -91,7 +93,7 @@ static __always_inline void stall_end(enum stall_kind kind, __u32 type, __u64 nr
 	if (dur < stall_threshold_ns)
 		return;
 	task = bpf_get_current_task_btf();
-	e = event_reserve(type, task, comp_id_of(task));
+	e = info_reserve(type, task, comp_id_of(task));
 	if (!e)
 		return;
 	e->stall.duration_ns = dur;
@@ -154,7 +156,7 @@ int BPF_PROG(handle_kswapd_wake, int nid, int zid, int order)
 {
 	struct memshed_event *e;
 
-	e = event_reserve(MEMSHED_EV_KSWAPD_WAKE, bpf_get_current_task_btf(), 0);
+	e = info_reserve(MEMSHED_EV_KSWAPD_WAKE, bpf_get_current_task_btf(), 0);
 	if (!e)
 		return 0;
 	e->kswapd.nid = nid;
@@ -168,7 +170,7 @@ int BPF_PROG(handle_kswapd_sleep, int nid)
 {
 	struct memshed_event *e;
 
-	e = event_reserve(MEMSHED_EV_KSWAPD_SLEEP, bpf_get_current_task_btf(), 0);
+	e = info_reserve(MEMSHED_EV_KSWAPD_SLEEP, bpf_get_current_task_btf(), 0);
 	if (!e)
 		return 0;
 	e->kswapd.nid = nid;
@@ -182,7 +184,7 @@ int BPF_PROG(handle_throttled, int nid, int usec_timeout, int usec_delayed, int 
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct memshed_event *e;
 
-	e = event_reserve(MEMSHED_EV_THROTTLED, task, comp_id_of(task));
+	e = info_reserve(MEMSHED_EV_THROTTLED, task, comp_id_of(task));
 	if (!e)
 		return 0;
 	e->stall.duration_ns = (__u64)usec_delayed * 1000;

@@ -1,22 +1,57 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * RSS of labelled processes, two ways:
- *  - rss_stat tracepoint: exact and instant, detects budget crossings in
- *    the kernel; runs (briefly) on every RSS change of every process;
- *  - sample_procs task iterator: run by the daemon when it wants fresh
- *    numbers; nothing on the page-fault path.
- * The iterator also sums CPU runtime per process (the activity signal).
+ * RSS and CPU use of labelled processes, three ways:
+ *  - sample_faults (rss_mode auto, the default): a software page-fault perf
+ *    event on each labelled process runs it every few faults, so only
+ *    labelled processes pay and a budget crossing is seen within a few
+ *    pages of growth;
+ *  - rss_stat tracepoint (rss_mode tracepoint): exact and instant, but it
+ *    runs on every RSS change of every process on the host;
+ *  - sample_procs, a task iterator the daemon runs when it wants fresh
+ *    numbers: it applies pending labels, refreshes RSS, sums CPU runtime,
+ *    and at the end of the pass resynchronises the component sums from the
+ *    process records and classifies CPU use against idle_cpu.
  */
 #include "memshed.bpf.h"
 #include "rss.bpf.h"
 
 __u64 ringbuf_drops = 0;
+__u64 info_drops = 0;
+__u64 info_limited = 0;
+__u64 info_lost[MEMSHED_EV_KERNEL_MAX] = {};
 __u64 usage_total = 0;
 __u64 budget_bytes[MEMSHED_NR_LEVELS] = {};
 __u32 budget_level = 0;
 __u64 sample_pass = 0;		/* bumped by user space before each pass */
+__u32 nr_comps = 0;		/* comp_ids 1..nr_comps are in use */
+__u64 idle_cpu_ppm = 0;		/* CPU share (of one CPU, ppm) that counts as use */
+__u64 cpu_window_ns = 0;		/* shortest window a share is judged over (set by user space) */
 
 const volatile __u32 page_shift = 12;
+
+/* Labels decided by user space for processes found by the scan, applied
+ * by the next pass in one go (no syscall per process). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct memshed_pending_label);
+} pending_labels SEC(".maps");
+
+/* Per-component sums built during a pass, copied to comps at its end. */
+struct comp_sum {
+	__u64 pass;
+	__u64 rss[MEMSHED_NR_RSS];
+	__u64 rss_total;
+	__u32 nr_procs;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MEMSHED_MAX_COMPONENTS);
+	__type(key, __u32);
+	__type(value, struct comp_sum);
+} comp_sums SEC(".maps");
 
 SEC("tp_btf/rss_stat")
 int BPF_PROG(handle_rss_stat, struct mm_struct *mm, int member)
@@ -42,10 +77,134 @@ int BPF_PROG(handle_rss_stat, struct mm_struct *mm, int member)
 	return 0;
 }
 
+/* Every sample_period page faults of a labelled process (and of its
+ * children and threads: the event is inherited). */
+SEC("perf_event")
+int sample_faults(struct bpf_perf_event_data *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct memshed_proc *p;
+	__u32 tgid;
+
+	if (!label_of(task) || !task->mm)
+		return 0;
+	tgid = task->tgid;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (p)
+		proc_refresh(p, tgid, task->mm);
+	return 0;
+}
+
+/* A label user space decided for this process, if it is still the same
+ * process (start time), becomes its label now. */
+static __always_inline void apply_pending(struct task_struct *task, __u32 tgid)
+{
+	struct memshed_pending_label *pl = bpf_map_lookup_elem(&pending_labels, &tgid);
+	struct memshed_task_label *l;
+	__u32 comp_id;
+
+	if (!pl)
+		return;
+	comp_id = pl->comp_id;
+	if (pl->start_time != task->start_time) {
+		bpf_map_delete_elem(&pending_labels, &tgid);	/* recycled meanwhile */
+		return;
+	}
+	bpf_map_delete_elem(&pending_labels, &tgid);
+	if (!comp_id) {
+		bpf_task_storage_delete(&task_labels, task);
+		proc_untrack(tgid);
+		return;
+	}
+	l = bpf_task_storage_get(&task_labels, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!l)
+		return;
+	l->comp_id = comp_id;
+	proc_track(tgid, comp_id, task->start_time, NULL);
+}
+
+struct pass_ctx {
+	__u64 now;
+	__u64 pass;
+	__u64 usage;
+};
+
+/* End of pass, per process record: CPU share over its window, and its
+ * memory into the component's new sums. */
+static long pass_proc(struct bpf_map *map, __u32 *tgid, struct memshed_proc *p,
+		      struct pass_ctx *x)
+{
+	__u32 comp_id = p->comp_id;
+	struct memshed_comp *c;
+	struct comp_sum *s;
+	__u64 span;
+
+	if (p->sample_pass != (__u32)x->pass) {
+		/* No such process in this pass: it exited unseen. */
+		bpf_map_delete_elem(map, tgid);
+		return 0;
+	}
+	c = comp_of(comp_id);
+	s = bpf_map_lookup_elem(&comp_sums, &comp_id);
+	if (!c || !s)
+		return 0;
+	span = x->now - p->cpu_base_ts;
+	if (!p->cpu_base_ts || p->runtime_ns < p->cpu_base_ns) {
+		p->cpu_base_ns = p->runtime_ns;
+		p->cpu_base_ts = x->now;
+	} else if (span >= (cpu_window_ns ? cpu_window_ns : NS_PER_SEC)) {
+		/* share of one CPU >= idle_cpu, in integers: dt_run * 1e6 >= ppm * span */
+		if (idle_cpu_ppm && (p->runtime_ns - p->cpu_base_ns) * 1000000 >= idle_cpu_ppm * span)
+			c->last_cpu_ns = x->now;
+		p->cpu_base_ns = p->runtime_ns;
+		p->cpu_base_ts = x->now;
+	}
+	if (s->pass != x->pass) {
+		__builtin_memset(s, 0, sizeof(*s));
+		s->pass = x->pass;
+	}
+	for (int i = 0; i < MEMSHED_NR_RSS; i++)
+		s->rss[i] += p->rss[i];
+	s->rss_total += p->rss_total;
+	s->nr_procs++;
+	return 0;
+}
+
+/* End of pass, per component: the new sums replace the running ones. */
+static long pass_comp(__u32 i, struct pass_ctx *x)
+{
+	__u32 comp_id = i + 1;
+	struct memshed_comp *c = comp_of(comp_id);
+	struct comp_sum *s = bpf_map_lookup_elem(&comp_sums, &comp_id);
+
+	if (!c || !s)
+		return 1;
+	if (s->pass != x->pass)
+		__builtin_memset(s, 0, sizeof(*s));
+	for (int m = 0; m < MEMSHED_NR_RSS; m++)
+		c->rss[m] = s->rss[m];
+	c->nr_procs = s->nr_procs;
+	c->rss_total = s->rss_total;	/* resynchronised */
+	c->sample_ns = x->now;
+	x->usage += s->rss_total;
+	return 0;
+}
+
+static __always_inline void end_of_pass(void)
+{
+	struct pass_ctx x = { .now = bpf_ktime_get_ns(), .pass = sample_pass };
+	__u32 n = nr_comps < MEMSHED_MAX_COMPONENTS ? nr_comps : MEMSHED_MAX_COMPONENTS - 1;
+
+	bpf_for_each_map_elem(&procs, pass_proc, &x, 0);
+	bpf_loop(n, pass_comp, &x, 0);
+	__sync_lock_test_and_set(&usage_total, x.usage);
+	usage_check(x.usage, 0, 0);
+}
+
 /*
- * Visits every thread. For threads of labelled processes: the leader
- * refreshes the process's RSS; every thread adds its CPU runtime to the
- * process's total for this pass (dead threads' time is in signal).
+ * Visits every task. Leaders take their pending label and refresh their
+ * process's RSS; every thread adds its CPU runtime to its process's total
+ * for this pass (threads that exited left theirs in signal).
  */
 SEC("iter/task")
 int sample_procs(struct bpf_iter__task *ctx)
@@ -54,18 +213,32 @@ int sample_procs(struct bpf_iter__task *ctx)
 	struct memshed_proc *p;
 	__u32 tgid;
 
-	if (!task)
+	if (!task) {
+		end_of_pass();
+		return 0;
+	}
+	if (task->flags & PF_KTHREAD)
 		return 0;
 	tgid = task->tgid;
+	if (task->pid == tgid)
+		apply_pending(task, tgid);
 	p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)
 		return 0;
+	if (task->pid == tgid) {
+		if (!p->start_time)
+			p->start_time = task->start_time;	/* labelled through a pidfd */
+		if (p->start_time != task->start_time) {
+			proc_untrack(tgid);	/* a stale record: the PID was recycled */
+			return 0;
+		}
+	}
 	if (p->sample_pass != (__u32)sample_pass) {
 		p->sample_pass = (__u32)sample_pass;
 		p->runtime_ns = BPF_CORE_READ(task, signal, sum_sched_runtime);
 	}
 	p->runtime_ns += BPF_CORE_READ(task, se.sum_exec_runtime);
-	if (task->pid == task->tgid && task->mm)
+	if (task->pid == tgid && task->mm)
 		proc_refresh(p, tgid, task->mm);
 	return 0;
 }

@@ -3,13 +3,17 @@
  * Per-process RSS of labelled processes and the per-component sums, kept
  * exact under concurrent updates: each update swaps the process's new
  * total in atomically and adds the difference to the sums, so the sums
- * telescope to the sum of the latest process totals.
+ * telescope to the sum of the latest process totals. Memory is counted
+ * once per mm: a process that shares another's mm (a vfork or posix_spawn
+ * child before its exec) counts 0.
  */
 #ifndef MEMSHED_RSS_BPF_H
 #define MEMSHED_RSS_BPF_H
 
 #include "memshed.bpf.h"
 #include "core_fixes.bpf.h"
+
+extern __u64 sample_pass;
 
 static __always_inline __u32 usage_level(__u64 usage)
 {
@@ -25,15 +29,13 @@ static __always_inline __u32 usage_level(__u64 usage)
 	return level;
 }
 
-/* Usage moved by delta: report a change of level at once, so the daemon
+/* Usage is now `usage`: report a change of level at once, so the daemon
  * reacts to a budget crossing without waiting for its timer. */
-static __always_inline void usage_add(__s64 delta, __u32 tgid, __u32 comp_id)
+static __always_inline void usage_check(__u64 usage, __u32 tgid, __u32 comp_id)
 {
 	struct memshed_event *e;
-	__u64 usage;
 	__u32 level, old;
 
-	usage = __sync_add_and_fetch(&usage_total, delta);
 	level = usage_level(usage);
 	if (level == budget_level)
 		return;
@@ -48,6 +50,18 @@ static __always_inline void usage_add(__s64 delta, __u32 tgid, __u32 comp_id)
 	e->budget.old_level = old;
 	e->budget.new_level = level;
 	bpf_ringbuf_submit(e, 0);
+}
+
+/* Does this process own mm, or does it borrow another process's (CLONE_VM
+ * without CLONE_THREAD)? mm->owner (CONFIG_MEMCG) names the owner. */
+static __always_inline bool mm_owned_by(struct mm_struct *mm, __u32 tgid)
+{
+	struct task_struct *owner;
+
+	if (!bpf_core_field_exists(mm->owner))
+		return true;
+	owner = BPF_CORE_READ(mm, owner);
+	return !owner || BPF_CORE_READ(owner, tgid) == tgid;
 }
 
 /* Read mm's counters into the process record and move the sums. */
@@ -65,32 +79,51 @@ static __always_inline void proc_refresh(struct memshed_proc *p, __u32 tgid,
 	p->rss[MEMSHED_RSS_ANON] = anon;
 	p->rss[MEMSHED_RSS_SHMEM] = shmem;
 	p->rss[MEMSHED_RSS_SWAP] = (__u64)mm_counter(mm, MEMSHED_RSS_SWAP) << page_shift;
-	total = file + anon + shmem;
+	total = mm_owned_by(mm, tgid) ? file + anon + shmem : 0;
 
 	old = __sync_lock_test_and_set(&p->rss_total, total);
 	if (old == total)
 		return;
-	c = bpf_map_lookup_elem(&comps, &comp_id);
+	c = comp_of(comp_id);
 	if (c)
 		__sync_fetch_and_add(&c->rss_total, total - old);
-	usage_add((__s64)(total - old), tgid, comp_id);
+	usage_check(__sync_add_and_fetch(&usage_total, total - old), tgid, comp_id);
 }
 
-/* Start tracking a process of comp_id (fork, or a label from user space
- * followed by a sample). */
-static __always_inline void proc_track(__u32 tgid, __u32 comp_id, struct mm_struct *mm)
+/* Start tracking a process of comp_id (fork, exec, a pending label). */
+static __always_inline struct memshed_proc *
+proc_track(__u32 tgid, __u32 comp_id, __u64 start_time, struct mm_struct *mm)
 {
-	struct memshed_proc init = { .comp_id = comp_id };
+	/* Visited in this pass already: a record created during a pass is
+	 * not taken for one whose process is gone. */
+	struct memshed_proc init = { .comp_id = comp_id, .start_time = start_time,
+				     .sample_pass = (__u32)sample_pass };
 	struct memshed_proc *p;
 
 	bpf_map_update_elem(&procs, &tgid, &init, BPF_NOEXIST);
 	p = bpf_map_lookup_elem(&procs, &tgid);
-	if (p && mm)
+	if (!p)
+		return NULL;
+	if (p->comp_id != comp_id || p->start_time != start_time) {
+		/* Relabelled, or a stale record of a recycled PID: start over. */
+		__u64 old = __sync_lock_test_and_set(&p->rss_total, 0);
+		struct memshed_comp *c = comp_of(p->comp_id);
+
+		if (c && old)
+			__sync_fetch_and_add(&c->rss_total, -old);
+		if (old)
+			__sync_fetch_and_add(&usage_total, -old);
+		p->comp_id = comp_id;
+		p->start_time = start_time;
+		p->cpu_base_ts = 0;
+	}
+	if (mm)
 		proc_refresh(p, tgid, mm);
+	return p;
 }
 
 /* The process is gone: its memory leaves the sums. */
-static __always_inline void proc_untrack(__u32 tgid, __u32 comp_id)
+static __always_inline void proc_untrack(__u32 tgid)
 {
 	struct memshed_proc *p;
 	struct memshed_comp *c;
@@ -100,11 +133,11 @@ static __always_inline void proc_untrack(__u32 tgid, __u32 comp_id)
 	if (!p)
 		return;
 	old = __sync_lock_test_and_set(&p->rss_total, 0);
-	c = bpf_map_lookup_elem(&comps, &p->comp_id);
+	c = comp_of(p->comp_id);
 	if (c && old)
 		__sync_fetch_and_add(&c->rss_total, -old);
 	if (old)
-		usage_add(-(__s64)old, tgid, comp_id);
+		usage_check(__sync_add_and_fetch(&usage_total, -old), tgid, p->comp_id);
 	bpf_map_delete_elem(&procs, &tgid);
 }
 

@@ -1092,6 +1092,7 @@ static const struct key_def memshed_keys[] = {
 	{ .name = "usage_source", .set = set_usage_source },
 	{ .name = "rss_mode", .set = set_rss_mode },
 	{ .name = "activity_source", .set = set_activity_source },
+	{ .name = "idle_cpu", .set = set_fraction, CFG(idle_cpu), .max = 1, .range = "0..1 (of one CPU)" },
 	{ .name = "ringbuf_size", .set = set_ringbuf_size, .range = "a power of two, 4K..256M" },
 	{ .name = "stall_threshold", .set = set_duration, CFG(stall_threshold_ns) },
 	{ .name = "psi_medium_some", .set = set_psi, CFG(psi[LEVEL_MEDIUM].some_pct) },
@@ -1607,6 +1608,8 @@ void config_init_defaults(struct config *cfg)
 		.usage_source = USAGE_COMPONENTS,
 		.rss_mode = RSS_AUTO,	/* bench/RESULTS.md: rss_stat costs ~4% of a page fault */
 		.activity_source = ACTIVITY_SAMPLE,
+		.idle_cpu = 0.02,	/* placeholder until measured */
+		.idle_window_ns = NSEC_PER_SEC,
 		.ringbuf_size = 256 << 10,
 		.stall_threshold_ns = 10 * NSEC_PER_MSEC,
 		.psi = {

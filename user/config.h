@@ -82,6 +82,8 @@ struct config {
 	char *usage_cgroup;		/* USAGE_CGROUP */
 	enum rss_mode rss_mode;
 	enum activity_source activity_source;
+	double idle_cpu;		/* share of one CPU a process may use and be idle */
+	uint64_t idle_window_ns;	/* shortest window that share is judged over */
 	uint32_t ringbuf_size;		/* bytes, power of two */
 	uint64_t stall_threshold_ns;	/* reclaim stalls shorter are not events */
 

@@ -138,17 +138,17 @@ static int on_kernel_event(void *ctx, const struct memshed_event *e)
 	switch (e->hdr.type) {
 	case MEMSHED_EV_EXEC:
 	case MEMSHED_EV_RENAME:
-		comp_id = registry_on_exec(&d->reg, e->hdr.tgid);
+		comp_id = registry_on_exec(&d->reg, e->hdr.tgid, e->hdr.start_time);
 		if (!comp_id && !e->hdr.comp_id)
 			return 0;	/* not ours: matched nothing, not logged */
 		if (!comp_id)
 			comp_id = e->hdr.comp_id;
 		break;
 	case MEMSHED_EV_FORK:
-		registry_on_fork(&d->reg, e->proc.child_pid, comp_id);
+		registry_on_fork(&d->reg, e->proc.child_pid, e->hdr.start_time, comp_id);
 		break;
 	case MEMSHED_EV_EXIT:
-		registry_on_exit(&d->reg, e->hdr.tgid);
+		registry_on_exit(&d->reg, e->hdr.tgid, e->hdr.start_time);
 		break;
 	case MEMSHED_EV_OOM_KILL:
 		d->counters.kernel_oom_kills++;
@@ -533,9 +533,15 @@ static void evaluate(struct daemon *d, const char *reason)
 
 /* ---- timer work ---- */
 
+static void pressure_watch(struct daemon *d);
+
 static void report_fill(struct daemon *d, struct report_input *in)
 {
-	d->counters.ringbuf_drops = d->bpf ? loader_drops(&d->ld) : 0;
+	struct loader_drops dr = {};
+
+	if (d->bpf)
+		loader_drops(&d->ld, &dr);
+	d->counters.ringbuf_drops = dr.events + dr.info + dr.limited;
 	d->counters.control_refused = d->ctl.refused;
 	d->counters.bpf = d->bpf;
 	d->counters.dry_run = d->cfg->dry_run;
@@ -545,17 +551,20 @@ static void report_fill(struct daemon *d, struct report_input *in)
 
 static void check_drops(struct daemon *d)
 {
-	static uint64_t reported;
-	uint64_t drops = d->bpf ? loader_drops(&d->ld) : 0;
+	static struct loader_drops reported;
+	struct loader_drops now = {};
 	struct ev ev;
 
-	if (drops == reported)
+	if (d->bpf)
+		loader_drops(&d->ld, &now);
+	if (!memcmp(&now, &reported, sizeof(now)))
 		return;
 	ev_begin(&ev, "drops", now_mono_ns());
-	ev_int(&ev, "ringbuf_drops", drops);
-	ev_int(&ev, "new", drops - reported);
+	ev_int(&ev, "ringbuf_drops", now.events + now.info);
+	ev_int(&ev, "new", now.events + now.info - reported.events - reported.info);
+	ev_int(&ev, "rate_limited", now.limited);
 	ev_emit(&ev);
-	reported = drops;
+	reported = now;
 }
 
 static void on_timer(struct daemon *d)
@@ -566,6 +575,9 @@ static void on_timer(struct daemon *d)
 	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0)
 		return;
 	check_drops(d);
+	registry_rescan(&d->reg);	/* what dropped events missed, and new listeners */
+	if (pressure_rearm(&d->pr, now_mono_ns()))
+		pressure_watch(d);
 	evaluate(d, "timer");
 	if (d->cfg->metrics_file) {
 		report_fill(d, &in);
@@ -607,8 +619,12 @@ static int config_read(const char *path, bool explicit, struct config *cfg)
 
 static void pressure_watch(struct daemon *d)
 {
-	for (int i = 0; i < d->pr.nr_triggers; i++)
-		epoll_watch(d, TAG_PSI, d->pr.triggers[i].fd, EPOLLPRI);
+	for (int i = 0; i < d->pr.nr_triggers; i++) {
+		struct psi_trigger *t = &d->pr.triggers[i];
+
+		if (t->fd >= 0 && !t->watched && epoll_watch(d, TAG_PSI, t->fd, EPOLLPRI) == 0)
+			t->watched = true;
+	}
 }
 
 static void emit_config(struct daemon *d, bool ok, const char *msg)
@@ -650,9 +666,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		free(next);
 		return ret;
 	}
-	for (int i = 0; i < d->pr.nr_triggers; i++)
-		epoll_unwatch(d, d->pr.triggers[i].fd);
-	pressure_free(&d->pr);
+	pressure_free(&d->pr);	/* closing them takes them out of the epoll set */
 	d->cfg = next;
 	pressure_init(&d->pr, d->cfg);
 	d->pr.level = d->level;
@@ -871,7 +885,6 @@ static int start_bpf(struct daemon *d)
 		.ringbuf_size = d->cfg->ringbuf_size,
 		.stall_threshold_ns = d->cfg->stall_threshold_ns,
 		.rss_mode = d->cfg->rss_mode,
-		.activity_source = d->cfg->activity_source,
 		.btf_path = d->opts.btf_path,
 		.verbose = d->opts.verbose,
 	};
@@ -970,8 +983,8 @@ static void dispatch(struct daemon *d, const struct epoll_event *ev, uint64_t no
 		on_timer(d);
 		break;
 	case TAG_PSI:
-		pressure_on_trigger(&d->pr, fd, now);
-		request_eval(d, "psi");
+		if (pressure_on_trigger(&d->pr, fd, ev->events, now) > 0)
+			request_eval(d, "psi");
 		break;
 	case TAG_CONTROL:
 		fd = control_accept(&d->ctl, now);

@@ -3,9 +3,15 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "memshed.skel.h"
 #include "loader.h"
@@ -16,44 +22,51 @@ static bool loader_verbose;
 /* libbpf's own messages: shown with -v only, through our log. */
 static int loader_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char *msg;
 	size_t n;
 
 	/* Failures are explained by loader_explain(); the details (verifier
-	 * log, relocations) are for -v. */
-	if (!loader_verbose || level == LIBBPF_DEBUG)
+	 * log, relocations) are for -v, whole (a verifier log is long). */
+	if (!loader_verbose || level == LIBBPF_DEBUG || vasprintf(&msg, fmt, ap) < 0)
 		return 0;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	if (n && msg[n - 1] == '\n')
 		msg[n - 1] = '\0';
-	log_msg(LOG_DEBUG, "libbpf: %s", msg);
+	/* Not through log_msg: its lines are bounded, a verifier log is not. */
+	fprintf(stderr, "memshed: libbpf: %s\n", msg);
+	free(msg);
 	return 0;
 }
 
-/* A tracepoint missing from this kernel (e.g. CONFIG_COMPACTION=n). */
-static bool kernel_has_tracepoint(const char *name)
+/* A tracepoint missing from this kernel (e.g. CONFIG_COMPACTION=n):
+ * libbpf looks up btf_trace_<name> for tp_btf programs. */
+static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *name)
 {
-	/* libbpf looks up btf_trace_<name> for this attach type. */
-	return libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP) >= 0;
+	char type[128];
+
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	return btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) >= 0;
 }
 
-static void loader_select_programs(struct memshed *skel, const struct loader_opts *o)
+static void loader_select_programs(struct memshed *skel, const char *btf_path)
 {
+	/* Parsed once here (libbpf_find_vmlinux_btf_id would parse the
+	 * kernel's BTF, megabytes, once per program). */
+	struct btf *vmlinux = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
 	struct bpf_program *prog;
 
+	if (!vmlinux)
+		return;		/* loading will say what is wrong */
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
-		if (!strncmp(sec, "tp_btf/", 7) && !kernel_has_tracepoint(sec + 7)) {
+		if (!strncmp(sec, "tp_btf/", 7) && !kernel_has_tracepoint(vmlinux, sec + 7)) {
 			log_info("kernel has no tracepoint %s: %s is off", sec + 7,
 				 bpf_program__name(prog));
 			bpf_program__set_autoload(prog, false);
 		}
 	}
-	/* The iterator is always loaded; it is run, never attached. */
-	if (o->activity_source != ACTIVITY_SCHED_SWITCH)
-		bpf_program__set_autoload(skel->progs.handle_sched_switch, false);
+	btf__free(vmlinux);
 }
 
 static enum loader_error loader_classify(int err)
@@ -83,24 +96,101 @@ static void loader_explain(enum loader_error why, int err, const char *step)
 	}
 }
 
+static int perf_open_faults(pid_t tid, uint32_t period)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(a),
+		.config = PERF_COUNT_SW_PAGE_FAULTS,
+		.sample_period = period,
+		.inherit = 1,		/* children and new threads too */
+		.exclude_hv = 1,
+	};
+	int fd = syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int loader_watch_faults(struct loader *ld, pid_t tid)
+{
+	int fd;
+
+	if (!ld->faults)
+		return -EOPNOTSUPP;
+	fd = perf_open_faults(tid, ld->fault_period);
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, bpf_program__fd(ld->skel->progs.sample_faults)) ||
+	    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Can this host sample faults per task (perf events, perf_event_paranoid)? */
+static bool faults_supported(struct loader *ld)
+{
+	int fd = loader_watch_faults(ld, getpid());
+
+	if (fd < 0) {
+		log_warn("page-fault sampling unavailable (%s): rss_mode auto falls back to the "
+			 "rss_stat tracepoint", strerror(-fd));
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
 static int loader_attach(struct loader *ld, const struct loader_opts *o)
 {
-	/* In sample and auto modes rss_stat is attached only on demand. */
-	bpf_program__set_autoattach(ld->skel->progs.handle_rss_stat,
-				    o->rss_mode == RSS_TRACEPOINT);
+	/* rss_stat runs on every RSS change of every process: attached only
+	 * in rss_mode tracepoint (or where fault sampling is unavailable). */
+	bpf_program__set_autoattach(ld->skel->progs.handle_rss_stat, false);
 	if (memshed__attach(ld->skel))
 		return -errno;
-	ld->rss_tracepoint_attached = o->rss_mode == RSS_TRACEPOINT;
+	ld->faults = o->rss_mode == RSS_AUTO;
+	if (ld->faults)
+		ld->faults = faults_supported(ld);
+	if (o->rss_mode == RSS_TRACEPOINT || (o->rss_mode == RSS_AUTO && !ld->faults))
+		return loader_rss_tracepoint(ld, true);
 	return 0;
 }
 
-static int loader_on_sample(void *ctx, void *data, size_t size)
+static int loader_on_record(void *ctx, void *data, size_t size)
 {
 	struct loader *ld = ctx;
 
 	if (size < sizeof(struct memshed_event))
 		return 0;
 	return ld->on_event(ld->on_event_ctx, data);
+}
+
+static int loader_map_comps(struct loader *ld)
+{
+	size_t len = bpf_map__max_entries(ld->skel->maps.comps) * sizeof(struct memshed_comp);
+	void *m;
+
+	len = (len + 4095) & ~4095ul;
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(ld->skel->maps.comps), 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	ld->comps = m;
+	ld->comps_len = len;
+	return 0;
+}
+
+static int loader_open_rings(struct loader *ld)
+{
+	/* The decision ring first: ring_buffer__consume drains in this order. */
+	ld->rb = ring_buffer__new(bpf_map__fd(ld->skel->maps.events), loader_on_record, ld, NULL);
+	if (!ld->rb)
+		return -errno;
+	if (ring_buffer__add(ld->rb, bpf_map__fd(ld->skel->maps.info), loader_on_record, ld))
+		return -errno;
+	return 0;
 }
 
 int loader_start(struct loader *ld, const struct loader_opts *o,
@@ -129,10 +219,11 @@ int loader_start(struct loader *ld, const struct loader_opts *o,
 		return err;
 	}
 	ld->skel = skel;
+	ld->fault_period = o->fault_period ? o->fault_period : 16;
 	skel->rodata->page_shift = __builtin_ctz(sysconf(_SC_PAGESIZE));
 	skel->rodata->stall_threshold_ns = o->stall_threshold_ns;
-	bpf_map__set_max_entries(skel->maps.events, o->ringbuf_size);
-	loader_select_programs(skel, o);
+	bpf_map__set_max_entries(skel->maps.info, o->ringbuf_size);
+	loader_select_programs(skel, o->btf_path);
 
 	err = memshed__load(skel);
 	if (err) {
@@ -148,11 +239,12 @@ int loader_start(struct loader *ld, const struct loader_opts *o,
 	}
 	ld->on_event = on_event;
 	ld->on_event_ctx = ctx;
-	ld->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), loader_on_sample, ld, NULL);
-	if (!ld->rb) {
-		err = -errno;
+	err = loader_open_rings(ld);
+	if (!err)
+		err = loader_map_comps(ld);
+	if (err) {
 		*ret_why = LOADER_REJECTED;
-		log_err("cannot open the event ring buffer: %s", strerror(-err));
+		log_err("cannot open the kernel's rings and maps: %s", strerror(-err));
 		goto fail;
 	}
 	return 0;
@@ -163,6 +255,8 @@ fail:
 
 void loader_stop(struct loader *ld)
 {
+	if (ld->comps)
+		munmap(ld->comps, ld->comps_len);
 	ring_buffer__free(ld->rb);
 	memshed__destroy(ld->skel);	/* detaches every link */
 	memset(ld, 0, sizeof(*ld));
@@ -181,38 +275,47 @@ int loader_poll_events(struct loader *ld)
 int loader_label(struct loader *ld, int pidfd, pid_t tgid, uint32_t comp_id)
 {
 	struct memshed_task_label label = { .comp_id = comp_id };
-	struct memshed_proc proc = { .comp_id = comp_id }, old;
+	struct memshed_proc proc = { .comp_id = comp_id, .sample_pass = (__u32)ld->sample_pass };
 	int procs_fd = bpf_map__fd(ld->skel->maps.procs);
 	__u32 key = tgid;
 
-	/* Relabelling: its memory moves from the old component. */
-	if (bpf_map_lookup_elem(procs_fd, &key, &old) == 0 && old.comp_id != comp_id)
-		loader_unlabel(ld, pidfd, tgid);
 	if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.task_labels), &pidfd, &label, BPF_ANY))
 		return -errno;
-	if (bpf_map_update_elem(procs_fd, &key, &proc, BPF_NOEXIST) && errno != EEXIST)
+	/* A relabel keeps the record; the next pass moves its memory to the
+	 * new component (the sums are rebuilt from the records). */
+	if (bpf_map_update_elem(procs_fd, &key, &proc, BPF_NOEXIST) == 0)
+		return 0;
+	if (errno != EEXIST || bpf_map_lookup_elem(procs_fd, &key, &proc))
 		return -errno;
-	return 0;
+	proc.comp_id = comp_id;
+	return bpf_map_update_elem(procs_fd, &key, &proc, BPF_EXIST) ? -errno : 0;
 }
 
 int loader_unlabel(struct loader *ld, int pidfd, pid_t tgid)
 {
-	int procs_fd = bpf_map__fd(ld->skel->maps.procs);
-	struct memshed_proc p;
-	struct memshed_comp c;
 	__u32 key = tgid;
 
-	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.task_labels), &pidfd);
-	if (bpf_map_lookup_elem(procs_fd, &key, &p))
+	if (pidfd >= 0)
+		bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.task_labels), &pidfd);
+	/* Its memory leaves the sums at the next pass, which rebuilds them. */
+	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.procs), &key);
+	return 0;
+}
+
+int loader_queue_labels(struct loader *ld, const uint32_t *tgids,
+			const struct memshed_pending_label *labels, uint32_t n)
+{
+	int fd = bpf_map__fd(ld->skel->maps.pending_labels);
+	__u32 count = n;
+
+	if (!n)
 		return 0;
-	bpf_map_delete_elem(procs_fd, &key);
-	/* Take its memory out of the sums (races with the tracepoint are
-	 * bounded by one update; the next sample corrects the sums). */
-	if (bpf_map_lookup_elem(bpf_map__fd(ld->skel->maps.comps), &p.comp_id, &c) == 0) {
-		c.rss_total = c.rss_total > p.rss_total ? c.rss_total - p.rss_total : 0;
-		bpf_map_update_elem(bpf_map__fd(ld->skel->maps.comps), &p.comp_id, &c, BPF_ANY);
-	}
-	__atomic_fetch_sub(&ld->skel->bss->usage_total, p.rss_total, __ATOMIC_SEQ_CST);
+	if (bpf_map_update_batch(fd, tgids, labels, &count, NULL) == 0)
+		return 0;
+	/* Kernels without batch ops for hash maps: one by one. */
+	for (uint32_t i = count; i < n; i++)
+		if (bpf_map_update_elem(fd, &tgids[i], &labels[i], BPF_ANY))
+			return -errno;
 	return 0;
 }
 
@@ -243,59 +346,114 @@ int loader_set_exec_filter(struct loader *ld, const char *const *comms, int n)
 	return 0;
 }
 
-int loader_sample(struct loader *ld)
+/* Run an iterator once; its output, if any, to fn in whole records. */
+static int loader_run_iter(struct bpf_link *link, size_t rec, int (*fn)(void *, const void *),
+			   void *ctx)
 {
-	char buf[64];
-	int fd, n;
+	char buf[64 * 1024];
+	size_t have = 0;
+	ssize_t n;
+	int fd, ret = 0;
 
-	ld->skel->bss->sample_pass = ++ld->sample_pass;
-	fd = bpf_iter_create(bpf_link__fd(ld->skel->links.sample_procs));
+	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0)
 		return -errno;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		;
+	while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0) {
+		size_t off = 0;
+
+		have += n;
+		for (; fn && !ret && have - off >= rec; off += rec)
+			ret = fn(ctx, buf + off);
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	if (n < 0)
+		ret = -errno;
 	close(fd);
-	return n < 0 ? -errno : 0;
+	return ret;
 }
 
-int loader_read_proc(struct loader *ld, pid_t tgid, struct memshed_proc *ret)
-{
-	__u32 key = tgid;
+struct dump_ctx {
+	loader_task_fn fn;
+	void *ctx;
+};
 
-	return bpf_map_lookup_elem(bpf_map__fd(ld->skel->maps.procs), &key, ret) ? -errno : 0;
+static int loader_dump_one(void *ctx, const void *rec)
+{
+	struct dump_ctx *d = ctx;
+
+	return d->fn(d->ctx, rec);
 }
 
-int loader_read_comp(struct loader *ld, uint32_t comp_id, struct memshed_comp *ret)
+int loader_dump_tasks(struct loader *ld, loader_task_fn fn, void *ctx)
 {
-	return bpf_map_lookup_elem(bpf_map__fd(ld->skel->maps.comps), &comp_id, ret) ? -errno : 0;
+	struct dump_ctx d = { fn, ctx };
+
+	return loader_run_iter(ld->skel->links.dump_tasks, sizeof(struct memshed_task_info),
+			       loader_dump_one, &d);
 }
 
-void loader_forget_comp(struct loader *ld, uint32_t comp_id)
+int loader_sample(struct loader *ld)
 {
-	struct memshed_comp zero = {};
+	ld->skel->bss->sample_pass = ++ld->sample_pass;
+	return loader_run_iter(ld->skel->links.sample_procs, 1, NULL, NULL);
+}
 
-	bpf_map_update_elem(bpf_map__fd(ld->skel->maps.comps), &comp_id, &zero, BPF_ANY);
+int loader_mark_listeners(struct loader *ld)
+{
+	int fd = bpf_map__fd(ld->skel->maps.listeners);
+	struct memshed_listener_key k;
+
+	/* Rebuilt from what is listening now: closed listeners drop out. */
+	while (bpf_map_get_next_key(fd, NULL, &k) == 0)
+		bpf_map_delete_elem(fd, &k);
+	return loader_run_iter(ld->skel->links.mark_listeners, 1, NULL, NULL);
+}
+
+struct memshed_comp *loader_comp(struct loader *ld, uint32_t comp_id)
+{
+	if (!ld->comps || comp_id == 0 || comp_id >= MEMSHED_MAX_COMPONENTS)
+		return NULL;
+	return &ld->comps[comp_id];
+}
+
+void loader_set_components(struct loader *ld, uint32_t nr_comps)
+{
+	/* Records of ids past the end are history: forget them. */
+	for (uint32_t id = nr_comps + 1; id < MEMSHED_MAX_COMPONENTS && id <= ld->skel->bss->nr_comps; id++)
+		memset(&ld->comps[id], 0, sizeof(ld->comps[id]));
+	ld->skel->bss->nr_comps = nr_comps;
+}
+
+void loader_set_idle_cpu(struct loader *ld, double share, uint64_t window_ns)
+{
+	ld->skel->bss->idle_cpu_ppm = (uint64_t)(share * 1e6 + 0.5);
+	ld->skel->bss->cpu_window_ns = window_ns;
 }
 
 int loader_for_each_proc(struct loader *ld,
 			 int (*fn)(void *ctx, pid_t tgid, const struct memshed_proc *p),
 			 void *ctx)
 {
+	enum { BATCH = 256 };
 	int fd = bpf_map__fd(ld->skel->maps.procs);
-	__u32 key, next, *prev = NULL;
-	struct memshed_proc p;
-	int ret;
+	__u32 keys[BATCH], cursor, *in = NULL;
+	struct memshed_proc vals[BATCH];
+	int ret = 0, err;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &p))
-			continue;	/* exited meanwhile */
-		ret = fn(ctx, key, &p);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	/* Batches walk the hash by bucket, so an entry deleted or added under
+	 * the walk never makes it start over and count others twice. */
+	do {
+		__u32 n = BATCH;
+
+		err = bpf_map_lookup_batch(fd, in, &cursor, keys, vals, &n, NULL);
+		if (err && errno != ENOENT)
+			return -errno;
+		for (__u32 i = 0; i < n && !ret; i++)
+			ret = fn(ctx, keys[i], &vals[i]);
+		in = &cursor;
+	} while (!err && !ret);
+	return ret;
 }
 
 void loader_set_budget(struct loader *ld, const uint64_t bytes[NR_LEVELS])
@@ -309,14 +467,11 @@ uint64_t loader_usage(const struct loader *ld)
 	return __atomic_load_n(&ld->skel->bss->usage_total, __ATOMIC_RELAXED);
 }
 
-uint32_t loader_budget_level(const struct loader *ld)
+void loader_drops(const struct loader *ld, struct loader_drops *ret)
 {
-	return __atomic_load_n(&ld->skel->bss->budget_level, __ATOMIC_RELAXED);
-}
-
-uint64_t loader_drops(const struct loader *ld)
-{
-	return __atomic_load_n(&ld->skel->bss->ringbuf_drops, __ATOMIC_RELAXED);
+	ret->events = __atomic_load_n(&ld->skel->bss->ringbuf_drops, __ATOMIC_RELAXED);
+	ret->info = __atomic_load_n(&ld->skel->bss->info_drops, __ATOMIC_RELAXED);
+	ret->limited = __atomic_load_n(&ld->skel->bss->info_limited, __ATOMIC_RELAXED);
 }
 
 int loader_rss_tracepoint(struct loader *ld, bool on)

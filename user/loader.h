@@ -13,10 +13,10 @@
 struct memshed;		/* the skeleton */
 
 struct loader_opts {
-	uint32_t ringbuf_size;		/* bytes, power of two */
+	uint32_t ringbuf_size;		/* bytes of the "info" ring, power of two */
 	uint64_t stall_threshold_ns;
 	enum rss_mode rss_mode;
-	enum activity_source activity_source;
+	uint32_t fault_period;		/* rss_mode auto: page faults between samples */
 	const char *btf_path;		/* NULL: the running kernel's */
 	bool verbose;			/* show libbpf's own messages */
 };
@@ -28,7 +28,11 @@ struct loader {
 	struct ring_buffer *rb;
 	loader_event_fn on_event;
 	void *on_event_ctx;
+	struct memshed_comp *comps;	/* the kernel's comps array, mapped */
+	size_t comps_len;
 	bool rss_tracepoint_attached;
+	bool faults;			/* fault sampling works on this host */
+	uint32_t fault_period;
 	uint64_t sample_pass;
 };
 
@@ -47,32 +51,53 @@ int loader_start(struct loader *ld, const struct loader_opts *opts,
 void loader_stop(struct loader *ld);
 
 int loader_epoll_fd(const struct loader *ld);
-int loader_poll_events(struct loader *ld);	/* drain the ring buffer */
+int loader_poll_events(struct loader *ld);	/* drain both rings, decisions first */
 
-/* Labels, keyed by a pidfd so that a recycled PID is never labelled. */
+/* One label now, keyed by a pidfd so that a recycled PID is never labelled. */
 int loader_label(struct loader *ld, int pidfd, pid_t tgid, uint32_t comp_id);
 int loader_unlabel(struct loader *ld, int pidfd, pid_t tgid);
+/* Many labels (comp_id 0: unlabel), applied by the next loader_sample()
+ * to exactly the processes with these start times. */
+int loader_queue_labels(struct loader *ld, const uint32_t *tgids,
+			const struct memshed_pending_label *labels, uint32_t n);
+
 int loader_set_exec_events(struct loader *ld, bool on);
 /* Report only execs of these comms (NULL: every exec). */
 int loader_set_exec_filter(struct loader *ld, const char *const *comms, int n);
 
-/* Run the task iterator once: fresh RSS and CPU runtime for all labelled
- * processes. */
+/* Every process on the host, from one iterator pass. */
+typedef int (*loader_task_fn)(void *ctx, const struct memshed_task_info *ti);
+int loader_dump_tasks(struct loader *ld, loader_task_fn fn, void *ctx);
+
+/* One sample pass: pending labels applied, fresh RSS and CPU use, the
+ * component sums resynchronised. */
 int loader_sample(struct loader *ld);
-int loader_read_proc(struct loader *ld, pid_t tgid, struct memshed_proc *ret);
-int loader_read_comp(struct loader *ld, uint32_t comp_id, struct memshed_comp *ret);
-/* Iterate labelled processes: fn returns nonzero to stop. */
+/* The kernel's record of a component (in place; 1 <= comp_id < MAX). */
+struct memshed_comp *loader_comp(struct loader *ld, uint32_t comp_id);
+void loader_set_components(struct loader *ld, uint32_t nr_comps);
+void loader_set_idle_cpu(struct loader *ld, double share, uint64_t window_ns);
+/* Iterate labelled processes, each at most once: fn returns nonzero to stop. */
 int loader_for_each_proc(struct loader *ld,
 			 int (*fn)(void *ctx, pid_t tgid, const struct memshed_proc *p),
 			 void *ctx);
+/* Key the listening sockets of labelled processes to their components. */
+int loader_mark_listeners(struct loader *ld);
+
+/* Fault sampling of one thread and its future children: a perf event
+ * fd the caller owns (close it to stop), or -errno. */
+int loader_watch_faults(struct loader *ld, pid_t tid);
 
 /* Budget thresholds in bytes, [LEVEL_LOW] is the relief line (0 = off). */
 void loader_set_budget(struct loader *ld, const uint64_t bytes[NR_LEVELS]);
 uint64_t loader_usage(const struct loader *ld);
-uint32_t loader_budget_level(const struct loader *ld);
-uint64_t loader_drops(const struct loader *ld);
-/* Attach or detach the rss_stat tracepoint (rss_mode auto). */
+
+struct loader_drops {
+	uint64_t events;	/* decision ring full */
+	uint64_t info;		/* info ring full */
+	uint64_t limited;	/* info events over a user's rate */
+};
+void loader_drops(const struct loader *ld, struct loader_drops *ret);
+/* Attach or detach the rss_stat tracepoint. */
 int loader_rss_tracepoint(struct loader *ld, bool on);
-void loader_forget_comp(struct loader *ld, uint32_t comp_id);
 
 #endif

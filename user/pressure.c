@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include "pressure.h"
 #include "output.h"
 
@@ -99,21 +100,29 @@ uint64_t pressure_limit(const struct config *cfg)
 	return cfg->total_limit;
 }
 
-static int psi_trigger_open(struct pressure *p, enum level level, bool full, double pct)
+/* Remember the stall totals now; the newest reading is returned. */
+static const struct psi_reading *psi_record(struct pressure *p, uint64_t now_ns)
 {
-	uint64_t stall_us = (uint64_t)(pct / 100.0 * p->window_ns / NS_PER_US);
+	struct psi_reading *r = &p->readings[p->next_reading % PSI_READINGS];
+
+	if (psi_read(p->psi_path, &p->psi) == 0) {
+		*r = (struct psi_reading){ now_ns, p->psi.some_total_us, p->psi.full_total_us };
+		p->next_reading++;
+	}
+	return &p->readings[(p->next_reading + PSI_READINGS - 1) % PSI_READINGS];
+}
+
+static int psi_trigger_arm(struct pressure *p, struct psi_trigger *t, uint64_t now_ns)
+{
+	const struct psi_reading *r;
 	char spec[64];
 	int fd;
 
-	if (pct <= 0)
-		return 0;
-	if (stall_us < 1)
-		stall_us = 1;
 	fd = open(p->psi_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	snprintf(spec, sizeof(spec), "%s %llu %llu", full ? "full" : "some",
-		 (unsigned long long)stall_us, (unsigned long long)(p->window_ns / NS_PER_US));
+	snprintf(spec, sizeof(spec), "%s %llu %llu", t->full ? "full" : "some",
+		 (unsigned long long)t->stall_us, (unsigned long long)(p->window_ns / NS_PER_US));
 	if (write(fd, spec, strlen(spec) + 1) < 0) {
 		int err = -errno;
 
@@ -121,9 +130,26 @@ static int psi_trigger_open(struct pressure *p, enum level level, bool full, dou
 		log_warn("cannot arm PSI trigger \"%s\" on %s: %s", spec, p->psi_path, strerror(-err));
 		return err;
 	}
-	p->triggers[p->nr_triggers++] = (struct psi_trigger){ .fd = fd, .level = level, .full = full };
-	log_debug("PSI trigger %s level %s: \"%s\"", p->psi_path, level_name(level), spec);
+	r = psi_record(p, now_ns);
+	t->fd = fd;
+	t->watched = false;
+	t->armed_ns = now_ns;
+	t->armed_total_us = t->full ? r->full_us : r->some_us;
+	log_debug("PSI trigger %s level %s: \"%s\"", p->psi_path, level_name(t->level), spec);
 	return 0;
+}
+
+static void psi_trigger_add(struct pressure *p, enum level level, bool full, double pct)
+{
+	struct psi_trigger *t = &p->triggers[p->nr_triggers];
+	uint64_t stall_us = (uint64_t)(pct / 100.0 * p->window_ns / NS_PER_US);
+
+	if (pct <= 0)
+		return;
+	*t = (struct psi_trigger){ .fd = -1, .level = level, .full = full,
+				   .stall_us = stall_us < 1 ? 1 : stall_us };
+	if (psi_trigger_arm(p, t, now_mono_ns()) == 0)
+		p->nr_triggers++;
 }
 
 int pressure_init(struct pressure *p, const struct config *cfg)
@@ -142,8 +168,8 @@ int pressure_init(struct pressure *p, const struct config *cfg)
 		log_info("psi_window %.3fs rounded up to %.0fs: without CAP_SYS_RESOURCE the "
 			 "kernel accepts only multiples of 2s", w / 1e9, p->window_ns / 1e9);
 	for (int l = LEVEL_MEDIUM; l < NR_LEVELS; l++) {
-		psi_trigger_open(p, l, false, cfg->psi[l].some_pct);
-		psi_trigger_open(p, l, true, cfg->psi[l].full_pct);
+		psi_trigger_add(p, l, false, cfg->psi[l].some_pct);
+		psi_trigger_add(p, l, true, cfg->psi[l].full_pct);
 	}
 	return 0;
 }
@@ -151,15 +177,105 @@ int pressure_init(struct pressure *p, const struct config *cfg)
 void pressure_free(struct pressure *p)
 {
 	for (int i = 0; i < p->nr_triggers; i++)
-		close(p->triggers[i].fd);
+		if (p->triggers[i].fd >= 0)
+			close(p->triggers[i].fd);
 	p->nr_triggers = 0;
 }
 
-void pressure_on_trigger(struct pressure *p, int fd, uint64_t now_ns)
+bool psi_confirms(const struct psi_reading *ref, const struct psi_reading *now, bool full,
+		  uint64_t stall_us)
 {
-	for (int i = 0; i < p->nr_triggers; i++)
-		if (p->triggers[i].fd == fd)
-			p->psi_fired_ns[p->triggers[i].level] = now_ns;
+	uint64_t a = full ? ref->full_us : ref->some_us, b = full ? now->full_us : now->some_us;
+
+	return b >= a && b - a >= stall_us;
+}
+
+/*
+ * The reference a fired trigger is checked against: the latest reading at
+ * least a window old, but never one from before the trigger was armed. The
+ * growth since it bounds from above the stall within the window that the
+ * trigger saw, so a trigger the totals cannot bear out is refuted.
+ */
+static struct psi_reading psi_reference(const struct pressure *p, const struct psi_trigger *t,
+					uint64_t now_ns)
+{
+	struct psi_reading ref = { t->armed_ns, t->armed_total_us, t->armed_total_us };
+
+	for (unsigned int i = 0; i < PSI_READINGS && i < p->next_reading; i++) {
+		const struct psi_reading *r = &p->readings[i];
+
+		if (r->ns > ref.ns && r->ns + p->window_ns <= now_ns)
+			ref = *r;
+	}
+	return ref;
+}
+
+int pressure_on_trigger(struct pressure *p, int fd, uint32_t events, uint64_t now_ns)
+{
+	for (int i = 0; i < p->nr_triggers; i++) {
+		struct psi_trigger *t = &p->triggers[i];
+		struct psi_reading ref;
+
+		if (t->fd != fd)
+			continue;
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			/* Its cgroup is gone (or PSI was switched off): drop it,
+			 * never read it in a loop. */
+			log_warn("PSI trigger on %s (%s) hung up; dropped, re-armed when the file "
+				 "is back", p->psi_path, level_name(t->level));
+			close(fd);
+			t->fd = -1;
+			p->rearm = true;
+			return -1;
+		}
+		ref = psi_reference(p, t, now_ns);
+		if (!psi_confirms(&ref, psi_record(p, now_ns), t->full, t->stall_us)) {
+			p->unconfirmed++;
+			return 0;
+		}
+		p->psi_fired_ns[t->level] = now_ns;
+		return 1;
+	}
+	return 0;
+}
+
+int pressure_rearm(struct pressure *p, uint64_t now_ns)
+{
+	int armed = 0;
+
+	if (!p->rearm)
+		return 0;
+	p->rearm = false;
+	for (int i = 0; i < p->nr_triggers; i++) {
+		struct psi_trigger *t = &p->triggers[i];
+
+		if (t->fd >= 0)
+			continue;
+		if (psi_trigger_arm(p, t, now_ns) == 0)
+			armed++;
+		else
+			p->rearm = true;	/* again at the next check */
+	}
+	if (armed)
+		log_info("%d PSI trigger(s) on %s armed again", armed, p->psi_path);
+	return armed;
+}
+
+uint64_t pressure_next_sample_ns(const struct config *cfg, uint64_t usage, uint64_t limit,
+				 uint64_t rate, uint64_t min_ns, uint64_t max_ns)
+{
+	uint64_t headroom = UINT64_MAX, ns;
+
+	for (int l = LEVEL_MEDIUM; l < NR_LEVELS; l++) {
+		uint64_t line = (uint64_t)(cfg->threshold[l] * limit);
+
+		if (line > usage && line - usage < headroom)
+			headroom = line - usage;
+	}
+	if (headroom == UINT64_MAX || !rate)
+		return max_ns;	/* above every line: the level itself says what to do */
+	ns = headroom >= UINT64_MAX / 1000000000ull ? UINT64_MAX : headroom * 1000000000ull / rate;
+	return ns < min_ns ? min_ns : ns > max_ns ? max_ns : ns;
 }
 
 enum level pressure_usage_level(const struct config *cfg, double u)
@@ -245,7 +361,7 @@ enum level pressure_update(struct pressure *p, uint64_t usage, uint64_t now)
 	p->usage = usage;
 	p->limit = pressure_limit(p->cfg);
 	p->fraction = p->limit ? (double)usage / p->limit : 0;
-	psi_read(p->psi_path, &p->psi);
+	psi_record(p, now);
 	p->usage_level = pressure_usage_level(p->cfg, p->fraction);
 	trig = psi_trigger_level(p, now);
 	p->psi_level = pressure_psi_level(p->cfg, &p->psi);

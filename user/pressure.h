@@ -18,10 +18,21 @@ struct psi_avgs {
 
 /* One registered PSI trigger: fires (EPOLLPRI) when stall >= threshold in window. */
 struct psi_trigger {
-	int fd;
+	int fd;				/* -1: dropped, re-armed by pressure_rearm */
 	enum level level;
 	bool full;
+	bool watched;			/* the daemon has it in its epoll set */
+	uint64_t stall_us;		/* its threshold within the window */
+	uint64_t armed_ns;
+	uint64_t armed_total_us;	/* the stall total when it was armed */
 };
+
+/* Stall totals as read at a time: a fired trigger is confirmed by them. */
+struct psi_reading {
+	uint64_t ns, some_us, full_us;
+};
+
+#define PSI_READINGS 16
 
 struct pressure {
 	const struct config *cfg;
@@ -29,7 +40,11 @@ struct pressure {
 	struct psi_trigger triggers[2 * NR_LEVELS];
 	int nr_triggers;
 	uint64_t window_ns;		/* rounded up to what the kernel accepts */
-	uint64_t psi_fired_ns[NR_LEVELS];	/* last trigger per level */
+	uint64_t psi_fired_ns[NR_LEVELS];	/* last confirmed trigger per level */
+	struct psi_reading readings[PSI_READINGS];	/* ring, newest at [next - 1] */
+	unsigned int next_reading;
+	uint64_t unconfirmed;		/* triggers the totals did not bear out */
+	bool rearm;			/* a trigger was dropped: arm again later */
 
 	/* Last evaluation. */
 	uint64_t usage, limit;
@@ -46,8 +61,27 @@ void pressure_free(struct pressure *p);
 /* The limit in bytes for this config (a % of RAM resolved now). */
 uint64_t pressure_limit(const struct config *cfg);
 
-/* A trigger fd became ready. */
-void pressure_on_trigger(struct pressure *p, int fd, uint64_t now_ns);
+/*
+ * A trigger fd became ready with epoll `events`. Returns 1 if it fired and
+ * the stall totals confirm it (a trigger can fire for stall from before it
+ * was armed), 0 if not, -1 if the fd reported an error or hang-up (its
+ * cgroup was removed): it is closed, and pressure_rearm tries again.
+ */
+int pressure_on_trigger(struct pressure *p, int fd, uint32_t events, uint64_t now_ns);
+/* Arm the triggers that were dropped, if their file is back. Returns how
+ * many are armed again (the daemon watches those with !watched). */
+int pressure_rearm(struct pressure *p, uint64_t now_ns);
+/* Pure: does the stall growth from `ref` to `now` bear out a trigger? */
+bool psi_confirms(const struct psi_reading *ref, const struct psi_reading *now, bool full,
+		  uint64_t stall_us);
+
+/*
+ * When usage should be measured next: the time the fastest growth this
+ * host allows (rate, bytes/s) needs to reach the next line above usage,
+ * within [min_ns, max_ns]. Pure.
+ */
+uint64_t pressure_next_sample_ns(const struct config *cfg, uint64_t usage, uint64_t limit,
+				 uint64_t rate, uint64_t min_ns, uint64_t max_ns);
 
 /* Levels from raw inputs: pure, unit-tested. */
 enum level pressure_usage_level(const struct config *cfg, double fraction);

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Components and their processes. The kernel is the source of truth for
- * which processes carry a label (fork inheritance happens there); this
- * file decides labels (rules, CLI), mirrors the kernel's process map at
- * each refresh, and keeps per-component state the kernel does not have.
+ * which processes carry a label (fork inheritance happens there) and for
+ * how much memory each component holds; this file decides labels (rules,
+ * process trees, the CLI), keeps one fault-sampling perf event per thread
+ * of each process it labelled, and turns the kernel's per-component
+ * record into the state the policy sees.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,230 +16,6 @@
 #include <unistd.h>
 #include "registry.h"
 #include "output.h"
-
-/* What a rule needs to know about a process, read lazily from /proc. */
-struct proc_facts {
-	pid_t tgid;
-	const char *root;
-	char comm[17];
-	char exe[PATH_MAX];
-	char *cmdline;
-	char *cgroups;
-	uid_t uid;
-	bool have_comm, have_exe, have_cmdline, have_cgroups, have_uid;
-};
-
-static const char *facts_comm(struct proc_facts *f)
-{
-	char path[64];
-
-	if (!f->have_comm) {
-		snprintf(path, sizeof(path), "%s/%d/comm", f->root, f->tgid);
-		if (read_file(path, f->comm, sizeof(f->comm)) < 0)
-			f->comm[0] = '\0';
-		f->comm[strcspn(f->comm, "\n")] = '\0';
-		f->have_comm = true;
-	}
-	return f->comm;
-}
-
-static const char *facts_exe(struct proc_facts *f)
-{
-	char path[64], *deleted;
-	ssize_t n;
-
-	if (!f->have_exe) {
-		snprintf(path, sizeof(path), "%s/%d/exe", f->root, f->tgid);
-		n = readlink(path, f->exe, sizeof(f->exe) - 1);
-		f->exe[n > 0 ? n : 0] = '\0';
-		/* An upgraded binary still names the service. */
-		deleted = strstr(f->exe, " (deleted)");
-		if (deleted && !deleted[10])
-			*deleted = '\0';
-		f->have_exe = true;
-	}
-	return f->exe;
-}
-
-static const char *facts_cmdline(struct proc_facts *f)
-{
-	char path[64];
-	int n;
-
-	if (!f->have_cmdline) {
-		f->have_cmdline = true;
-		f->cmdline = calloc(1, 4096);
-		if (!f->cmdline)
-			return "";
-		snprintf(path, sizeof(path), "%s/%d/cmdline", f->root, f->tgid);
-		n = read_file(path, f->cmdline, 4096);
-		/* Arguments are NUL-separated: match them as one line. */
-		for (int i = 0; i < n - 1; i++)
-			if (f->cmdline[i] == '\0')
-				f->cmdline[i] = ' ';
-	}
-	return f->cmdline ? f->cmdline : "";
-}
-
-static const char *facts_cgroups(struct proc_facts *f)
-{
-	char path[64];
-
-	if (!f->have_cgroups) {
-		f->have_cgroups = true;
-		f->cgroups = calloc(1, 8192);
-		if (!f->cgroups)
-			return "";
-		snprintf(path, sizeof(path), "%s/%d/cgroup", f->root, f->tgid);
-		if (read_file(path, f->cgroups, 8192) < 0)
-			f->cgroups[0] = '\0';
-	}
-	return f->cgroups ? f->cgroups : "";
-}
-
-static bool facts_uid(struct proc_facts *f, uid_t *ret)
-{
-	char path[64], buf[2048], *line;
-
-	if (!f->have_uid) {
-		f->have_uid = true;
-		f->uid = (uid_t)-1;
-		snprintf(path, sizeof(path), "%s/%d/status", f->root, f->tgid);
-		if (read_file(path, buf, sizeof(buf)) > 0 && (line = strstr(buf, "\nUid:")))
-			f->uid = strtoul(line + 5, NULL, 10);	/* real uid */
-	}
-	*ret = f->uid;
-	return f->uid != (uid_t)-1;
-}
-
-static void facts_free(struct proc_facts *f)
-{
-	free(f->cmdline);
-	free(f->cgroups);
-}
-
-/* Is cgroup path `p` equal to `want` or below it? */
-static bool cgroup_path_under(const char *p, size_t plen, const char *want)
-{
-	size_t wlen = strlen(want);
-
-	while (wlen > 1 && want[wlen - 1] == '/')
-		wlen--;
-	if (plen < wlen || strncmp(p, want, wlen))
-		return false;
-	return plen == wlen || p[wlen] == '/' || wlen == 1;
-}
-
-/* Does line "ID:CONTROLLERS:" belong to the hierarchy mounted as dir h
- * (/sys/fs/cgroup/h)? "unified" is cgroup2 (ID 0); a v1 dir is named for
- * its controllers ("memory", "cpu,cpuacct") or its name= ("systemd"). */
-static bool line_in_hierarchy(const char *line, const char *ctrl_end, const char *h, size_t hlen)
-{
-	const char *ctrl = strchr(line, ':') + 1;
-	size_t clen = ctrl_end - ctrl;
-
-	if (clen == 0)
-		return hlen == 7 && !strncmp(h, "unified", 7);
-	if (clen > 5 && !strncmp(ctrl, "name=", 5))
-		ctrl += 5, clen -= 5;
-	return clen == hlen && !strncmp(ctrl, h, hlen);
-}
-
-/*
- * cgroup:PATH accepts a path as /proc/PID/cgroup shows it (/system.slice/x:
- * any hierarchy) or a path in a mounted hierarchy: /sys/fs/cgroup/memory/x
- * (that hierarchy only), /sys/fs/cgroup/unified/x (cgroup2 on hybrid hosts)
- * or /sys/fs/cgroup/x on pure cgroup2 hosts.
- */
-static bool match_cgroup(struct proc_facts *f, const char *want)
-{
-	const char *lines = facts_cgroups(f), *line, *path, *end;
-	const char *h = NULL, *below = NULL;
-	size_t hlen = 0;
-
-	if (!strncmp(want, "/sys/fs/cgroup/", 15)) {
-		h = want + 15;
-		below = strchrnul(h, '/');
-		hlen = below - h;
-		if (!*below)
-			below = "/";
-	}
-	for (line = lines; *line; line = end + (*end != '\0')) {
-		end = strchrnul(line, '\n');
-		path = memchr(line, ':', end - line);
-		path = path ? memchr(path + 1, ':', end - path - 1) : NULL;
-		if (!path)
-			continue;
-		if (!h) {
-			if (cgroup_path_under(path + 1, end - path - 1, want))
-				return true;
-			continue;
-		}
-		/* A hierarchy dir: only its own line. Pure cgroup2: the 0:: line
-		 * with everything after /sys/fs/cgroup. */
-		if (line_in_hierarchy(line, path, h, hlen) &&
-		    cgroup_path_under(path + 1, end - path - 1, below))
-			return true;
-		if (path == line + 2 && line[0] == '0' &&
-		    cgroup_path_under(path + 1, end - path - 1, want + 14))
-			return true;
-	}
-	return false;
-}
-
-static bool match_pidfile(const char *file, pid_t tgid)
-{
-	char buf[32];
-
-	if (read_file(file, buf, sizeof(buf)) <= 0)
-		return false;
-	return strtol(buf, NULL, 10) == tgid;
-}
-
-static bool rule_matches(const struct match_rule *m, struct proc_facts *f)
-{
-	uid_t uid;
-
-	switch (m->kind) {
-	case MATCH_COMM:
-		return !strcmp(facts_comm(f), m->arg);
-	case MATCH_EXE:
-		return !strcmp(facts_exe(f), m->arg);
-	case MATCH_CMDLINE:
-		return regexec(&m->re, facts_cmdline(f), 0, NULL, 0) == 0;
-	case MATCH_CGROUP:
-		return match_cgroup(f, m->arg);
-	case MATCH_PIDFILE:
-		return match_pidfile(m->arg, f->tgid);
-	case MATCH_USER:
-		return facts_uid(f, &uid) && uid == m->uid;
-	}
-	return false;
-}
-
-/* A component matches when every one of its rules does (rules narrow:
- * comm:python plus user:batch is "python run by batch"). */
-static bool component_matches(const struct component_config *cc, struct proc_facts *f)
-{
-	if (cc->nr_rules == 0)
-		return false;
-	for (int i = 0; i < cc->nr_rules; i++)
-		if (!rule_matches(&cc->rules[i], f))
-			return false;
-	return true;
-}
-
-uint32_t registry_match(struct registry *r, pid_t tgid)
-{
-	struct proc_facts f = { .tgid = tgid, .root = r->proc_root };
-	uint32_t id = 0;
-
-	for (int i = 0; i < r->nr_comps && !id; i++)
-		if (component_matches(r->comps[i].cfg, &f))
-			id = r->comps[i].id;
-	facts_free(&f);
-	return id;
-}
 
 /* ---- the process table: open addressing by tgid, linear probing ---- */
 
@@ -263,7 +38,7 @@ static struct proc_entry *proc_find(struct registry *r, pid_t tgid)
 
 static int procs_grow(struct registry *r)
 {
-	size_t old_cap = r->procs_cap, cap = old_cap ? old_cap * 2 : 1024;
+	size_t old_cap = r->procs_cap, cap = old_cap ? old_cap * 2 : 64;
 	struct proc_entry *old = r->procs;
 
 	r->procs = calloc(cap, sizeof(*r->procs));
@@ -285,7 +60,7 @@ static int procs_grow(struct registry *r)
 	return 0;
 }
 
-static struct proc_entry *proc_insert(struct registry *r, pid_t tgid)
+static struct proc_entry *proc_insert(struct registry *r, pid_t tgid, uint64_t start_time)
 {
 	struct proc_entry *e = proc_find(r, tgid);
 	size_t i;
@@ -296,9 +71,18 @@ static struct proc_entry *proc_insert(struct registry *r, pid_t tgid)
 		return NULL;
 	for (i = proc_slot(r, tgid); r->procs[i].tgid; i = (i + 1) & (r->procs_cap - 1))
 		;
-	r->procs[i] = (struct proc_entry){ .tgid = tgid, .seen_pass = r->pass };
+	r->procs[i] = (struct proc_entry){ .tgid = tgid, .start_time = start_time, .seen = r->seen };
 	r->nr_procs++;
 	return &r->procs[i];
+}
+
+static void proc_unwatch(struct proc_entry *e)
+{
+	for (int i = 0; i < e->nr_fds; i++)
+		close(e->fds[i]);
+	free(e->fds);
+	e->fds = NULL;
+	e->nr_fds = 0;
 }
 
 /* Backward-shift deletion keeps probe chains intact without tombstones. */
@@ -306,6 +90,7 @@ static void proc_remove(struct registry *r, struct proc_entry *e)
 {
 	size_t mask = r->procs_cap - 1, i = e - r->procs, j = i;
 
+	proc_unwatch(e);
 	for (;;) {
 		r->procs[i].tgid = 0;
 		for (;;) {
@@ -326,9 +111,72 @@ static void proc_remove(struct registry *r, struct proc_entry *e)
 	}
 }
 
-/* ---- labels ---- */
+/* The entry for (tgid, start_time); an entry of a recycled PID is dropped. */
+static struct proc_entry *proc_get(struct registry *r, pid_t tgid, uint64_t start_time)
+{
+	struct proc_entry *e = proc_find(r, tgid);
 
-int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id, enum label_origin origin)
+	if (e && start_time && e->start_time && e->start_time != start_time) {
+		proc_remove(r, e);
+		e = NULL;
+	}
+	return e;
+}
+
+/* ---- fault sampling ---- */
+
+static int fds_push(struct proc_entry *e, int fd)
+{
+	int *v = realloc(e->fds, (e->nr_fds + 1) * sizeof(*v));
+
+	if (!v) {
+		close(fd);
+		return -ENOMEM;
+	}
+	e->fds = v;
+	e->fds[e->nr_fds++] = fd;
+	return 0;
+}
+
+/*
+ * A perf event on each thread of the process: every few page faults the
+ * kernel refreshes its RSS and checks the budget lines. Threads and
+ * children it creates from now on inherit the event; the main thread's is
+ * opened first, so no thread can slip between the listing and the event.
+ */
+static void proc_watch(struct registry *r, struct proc_entry *e, unsigned int nr_threads)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (!r->ld || !r->ld->faults || e->nr_fds)
+		return;
+	fd = loader_watch_faults(r->ld, e->tgid);
+	if (fd < 0 || fds_push(e, fd) || nr_threads == 1)
+		return;
+	snprintf(path, sizeof(path), "%s/%d/task", r->proc_root, e->tgid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+
+		if (tid > 0 && tid != e->tgid && (fd = loader_watch_faults(r->ld, tid)) >= 0)
+			fds_push(e, fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* ---- labels one at a time (exec, CLI) ---- */
+
+static bool comp_exists(const struct registry *r, uint32_t comp_id)
+{
+	return comp_id >= 1 && comp_id <= (uint32_t)r->nr_comps;
+}
+
+static int label_one(struct registry *r, pid_t tgid, uint64_t start_time, uint32_t comp_id,
+		     enum label_origin origin)
 {
 	struct component *c = registry_get(r, comp_id);
 	struct proc_entry *e;
@@ -353,17 +201,24 @@ int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id, enum label_
 		if (err)
 			return err;
 	}
-	e = proc_insert(r, tgid);
+	e = proc_insert(r, tgid, start_time);
 	if (!e)
 		return -ENOMEM;
+	if (start_time)
+		e->start_time = start_time;
 	e->origin = origin;
 	if (e->comp_id != comp_id) {
 		e->comp_id = comp_id;
-		e->runtime_ns = 0;
 		/* A new member starts the idle clock: its history is unknown. */
-		c->last_access_ns = now_mono_ns();
+		c->start_ns = now_mono_ns();
 	}
+	proc_watch(r, e, 0);
 	return 0;
+}
+
+int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id, enum label_origin origin)
+{
+	return label_one(r, tgid, 0, comp_id, origin);
 }
 
 int registry_unlabel(struct registry *r, pid_t tgid)
@@ -385,162 +240,399 @@ int registry_unlabel(struct registry *r, pid_t tgid)
 	return 0;
 }
 
-static bool is_pid_dir(const char *name)
+uint32_t registry_on_exec(struct registry *r, pid_t tgid, uint64_t start_time)
 {
-	for (; *name; name++)
-		if (!isdigit((unsigned char)*name))
-			return false;
-	return true;
-}
-
-int registry_scan(struct registry *r)
-{
-	struct dirent *de;
-	pid_t self = getpid();
-	int count = 0;
-	DIR *d;
-
-	if (!r->nr_comps)
-		return 0;
-	d = opendir(r->proc_root);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		pid_t tgid;
-		uint32_t id;
-
-		if (!is_pid_dir(de->d_name))
-			continue;
-		tgid = atoi(de->d_name);
-		if (tgid <= 1 || tgid == self)
-			continue;
-		id = registry_match(r, tgid);
-		if (id && registry_label(r, tgid, id, ORIGIN_RULE) == 0)
-			count++;
-	}
-	closedir(d);
-	if (r->ld && count)
-		loader_sample(r->ld);
-	return count;
-}
-
-uint32_t registry_on_exec(struct registry *r, pid_t tgid)
-{
-	uint32_t id;
+	struct proc_facts f;
+	uint32_t id = 0;
+	int ci;
 
 	if (tgid == getpid())
 		return 0;
+	proc_get(r, tgid, start_time);	/* forget a recycled PID's entry */
 	/* An explicit rule beats an inherited label. */
-	id = registry_match(r, tgid);
-	if (id && registry_label(r, tgid, id, ORIGIN_RULE))
-		return 0;
+	facts_init(&f, &r->match, tgid);
+	ci = match_component(&r->match, &f);
+	facts_free(&f);
+	if (ci >= 0 && label_one(r, tgid, start_time, ci + 1, ORIGIN_RULE) == 0)
+		id = ci + 1;
 	return id;
 }
 
-void registry_on_fork(struct registry *r, pid_t tgid, uint32_t comp_id)
+void registry_on_fork(struct registry *r, pid_t tgid, uint64_t start_time, uint32_t comp_id)
 {
-	struct proc_entry *e = registry_get(r, comp_id) ? proc_insert(r, tgid) : NULL;
+	struct proc_entry *e;
 
+	if (!comp_exists(r, comp_id))
+		return;
+	e = proc_get(r, tgid, start_time);
+	if (!e)
+		e = proc_insert(r, tgid, start_time);
 	if (e) {
 		e->comp_id = comp_id;
-		e->origin = ORIGIN_INHERITED;
+		e->start_time = start_time;
+		e->origin = ORIGIN_INHERITED;	/* its perf event is inherited too */
 	}
 }
 
-void registry_on_exit(struct registry *r, pid_t tgid)
+void registry_on_exit(struct registry *r, pid_t tgid, uint64_t start_time)
 {
-	struct proc_entry *e = proc_find(r, tgid);
+	struct proc_entry *e = proc_get(r, tgid, start_time);
 
 	if (e)
 		proc_remove(r, e);
 }
 
-/* ---- refresh from the kernel ---- */
+/* ---- scans: every process at once ---- */
 
-struct refresh_ctx {
-	struct registry *r;
-	uint64_t now;
-	bool sched_switch;
+struct task_list {
+	struct memshed_task_info *v;
+	size_t n, cap;
 };
 
-static int refresh_one(void *ctx, pid_t tgid, const struct memshed_proc *p)
+static int task_collect(void *ctx, const struct memshed_task_info *ti)
 {
-	struct refresh_ctx *rc = ctx;
-	struct registry *r = rc->r;
-	struct component *c = registry_get(r, p->comp_id);
-	struct proc_entry *e;
-	bool known;
+	struct task_list *l = ctx;
 
-	if (!c)
-		return 0;
-	known = proc_find(r, tgid) != NULL;
-	e = proc_insert(r, tgid);
-	if (!e)
-		return -ENOMEM;
-	if (known && e->comp_id == p->comp_id && p->runtime_ns > e->runtime_ns &&
-	    e->runtime_ns)
-		c->last_access_ns = rc->now;	/* it ran since the last sample */
-	e->comp_id = p->comp_id;
-	e->runtime_ns = p->runtime_ns;
-	e->seen_pass = r->pass;
-	if (rc->sched_switch && p->last_run_ns > c->last_access_ns)
-		c->last_access_ns = p->last_run_ns;
-	c->nr_procs++;
-	for (int i = 0; i < MEMSHED_NR_RSS; i++)
-		c->rss[i] += p->rss[i];
-	c->rss_total += p->rss_total;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		struct memshed_task_info *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *ti;
 	return 0;
 }
 
-static void refresh_states(struct registry *r)
+static int by_start_time(const void *a, const void *b)
 {
-	for (int i = 0; i < r->nr_comps; i++) {
-		struct component *c = &r->comps[i];
+	const struct memshed_task_info *x = a, *y = b;
 
-		if (c->nr_procs && (c->state == COMP_ABSENT || c->state == COMP_UNLOADED))
-			c->state = COMP_ACTIVE;
-		else if (!c->nr_procs && c->state == COMP_ACTIVE)
-			c->state = COMP_ABSENT;
+	return x->start_time < y->start_time ? -1 : x->start_time > y->start_time;
+}
+
+/* tgid -> decided label, for the parent lookups of one scan. */
+struct decided {
+	uint32_t *tgid, *comp;
+	size_t mask;
+};
+
+static int decided_init(struct decided *d, size_t n)
+{
+	size_t cap = 64;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	d->tgid = calloc(cap, sizeof(*d->tgid));
+	d->comp = calloc(cap, sizeof(*d->comp));
+	d->mask = cap - 1;
+	return d->tgid && d->comp ? 0 : -ENOMEM;
+}
+
+static size_t decided_slot(const struct decided *d, uint32_t tgid)
+{
+	size_t i = (tgid * 2654435761u) & d->mask;
+
+	while (d->tgid[i] && d->tgid[i] != tgid)
+		i = (i + 1) & d->mask;
+	return i;
+}
+
+static void decided_set(struct decided *d, uint32_t tgid, uint32_t comp)
+{
+	size_t i = decided_slot(d, tgid);
+
+	d->tgid[i] = tgid;
+	d->comp[i] = comp;
+}
+
+static uint32_t decided_get(const struct decided *d, uint32_t tgid)
+{
+	size_t i = decided_slot(d, tgid);
+
+	return d->tgid[i] ? d->comp[i] : 0;
+}
+
+struct label_batch {
+	uint32_t *tgid;
+	struct memshed_pending_label *label;
+	uint32_t *watch;		/* processes to give fault watchers */
+	unsigned int *threads;
+	uint32_t n, nr_watch;
+};
+
+/* What the process's label should be; *ret_origin says why. */
+static uint32_t decide_one(struct registry *r, const struct memshed_task_info *t,
+			   const struct proc_entry *e, uint32_t parent, enum label_origin *ret_origin)
+{
+	struct proc_facts f;
+	int ci;
+
+	facts_init(&f, &r->match, t->tgid);
+	memcpy(f.comm, t->comm, sizeof(t->comm));
+	f.comm[16] = '\0';
+	f.have_comm = true;
+	f.uid = t->uid;
+	f.have_uid = true;
+	f.cgroup_id = t->cgroup_id;
+	f.memcg_id = t->memcg_id;
+	ci = match_component(&r->match, &f);
+	facts_free(&f);
+	if (ci >= 0) {
+		*ret_origin = ORIGIN_RULE;
+		return ci + 1;
+	}
+	if (parent) {
+		*ret_origin = ORIGIN_INHERITED;	/* a component is a process tree */
+		return parent;
+	}
+	/* A label that did not come from a rule (the operator's, or inherited
+	 * from one) stays as long as its component exists. */
+	if (e && e->origin != ORIGIN_RULE && comp_exists(r, e->comp_id)) {
+		*ret_origin = e->origin;
+		return e->comp_id;
+	}
+	if (!e && comp_exists(r, t->comp_id)) {
+		*ret_origin = ORIGIN_INHERITED;	/* its fork event was lost */
+		return t->comp_id;
+	}
+	return 0;
+}
+
+static void batch_add(struct label_batch *b, const struct memshed_task_info *t, uint32_t comp)
+{
+	b->tgid[b->n] = t->tgid;
+	b->label[b->n] = (struct memshed_pending_label){ .comp_id = comp,
+		.start_time = t->start_time };
+	b->n++;
+}
+
+/* Decide every dumped process, parents before children (a child starts
+ * after its parent: start-time order is a topological order). */
+static int scan_decide(struct registry *r, struct task_list *l, bool full,
+		       struct label_batch *b, struct decided *dec)
+{
+	pid_t self = getpid();
+	int count = 0;
+
+	qsort(l->v, l->n, sizeof(*l->v), by_start_time);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct memshed_task_info *t = &l->v[i];
+		struct proc_entry *e = proc_get(r, t->tgid, t->start_time);
+		uint32_t parent = decided_get(dec, t->ppid), comp;
+		enum label_origin origin = ORIGIN_RULE;
+
+		if (t->tgid <= 1 || (pid_t)t->tgid == self) {
+			decided_set(dec, t->tgid, 0);
+			continue;
+		}
+		if (!full && t->start_time < r->scanned_until && !(parent && !t->comp_id)) {
+			/* Judged by an earlier scan, and not a child forked before
+			 * its parent was labelled: as it is. */
+			comp = t->comp_id;
+			if (e)
+				origin = e->origin;
+			else
+				origin = ORIGIN_INHERITED;
+		} else {
+			comp = decide_one(r, t, e, parent, &origin);
+		}
+		decided_set(dec, t->tgid, comp);
+		if (comp != t->comp_id)
+			batch_add(b, t, comp);
+		if (!comp) {
+			if (e)
+				proc_remove(r, e);
+			continue;
+		}
+		e = proc_insert(r, t->tgid, t->start_time);
+		if (!e)
+			return -ENOMEM;
+		e->start_time = t->start_time;
+		e->seen = r->seen;
+		if (e->comp_id != comp) {
+			registry_get(r, comp)->start_ns = now_mono_ns();	/* a new member */
+			count++;
+		}
+		e->comp_id = comp;
+		e->origin = origin;
+		if (!e->nr_fds) {
+			b->watch[b->nr_watch] = t->tgid;
+			b->threads[b->nr_watch++] = t->nr_threads;
+		}
+	}
+	return count;
+}
+
+static int registry_scan_tasks(struct registry *r, bool full)
+{
+	struct task_list l = {};
+	struct label_batch b = {};
+	struct decided dec = {};
+	uint64_t horizon;
+	int count, err;
+
+	if (!r->ld || !r->nr_comps)
+		return 0;
+	if (full)
+		match_resolve_cgroups(&r->match);
+	horizon = now_mono_ns();	/* task->start_time is CLOCK_MONOTONIC */
+	err = loader_dump_tasks(r->ld, task_collect, &l);
+	b.tgid = calloc(l.n + 1, sizeof(*b.tgid));
+	b.label = calloc(l.n + 1, sizeof(*b.label));
+	b.watch = calloc(l.n + 1, sizeof(*b.watch));
+	b.threads = calloc(l.n + 1, sizeof(*b.threads));
+	if (!err && (!b.tgid || !b.label || !b.watch || !b.threads || decided_init(&dec, l.n)))
+		err = -ENOMEM;
+	r->seen++;
+	count = err ? err : scan_decide(r, &l, full, &b, &dec);
+	if (count >= 0) {
+		/* Watchers first: a child forked between them and the label
+		 * inherits the watcher, and the label through the kernel. */
+		for (uint32_t i = 0; i < b.nr_watch; i++) {
+			struct proc_entry *e = proc_find(r, b.watch[i]);
+
+			if (e)
+				proc_watch(r, e, b.threads[i]);
+		}
+		err = loader_queue_labels(r->ld, b.tgid, b.label, b.n);
+		if (!err)
+			err = loader_sample(r->ld);
+		if (b.n)
+			loader_mark_listeners(r->ld);
+		r->scanned_until = horizon;
+	}
+	free(l.v);
+	free(b.tgid), free(b.label), free(b.watch), free(b.threads);
+	free(dec.tgid), free(dec.comp);
+	if (full)
+		match_free(&r->match);
+	return count < 0 ? count : err ? err : count;
+}
+
+int registry_scan(struct registry *r)
+{
+	return registry_scan_tasks(r, true);
+}
+
+/* Entries the kernel no longer has (exit events dropped) go; labelled
+ * processes the table lacks (fork events dropped) come in. */
+static int resync_one(void *ctx, pid_t tgid, const struct memshed_proc *p)
+{
+	struct registry *r = ctx;
+	struct proc_entry *e;
+
+	if (!comp_exists(r, p->comp_id))
+		return 0;
+	e = proc_get(r, tgid, p->start_time);
+	if (!e) {
+		e = proc_insert(r, tgid, p->start_time);
+		if (!e)
+			return -ENOMEM;
+		e->origin = ORIGIN_INHERITED;
+	}
+	e->comp_id = p->comp_id;
+	e->seen = r->seen;
+	return 0;
+}
+
+int registry_rescan(struct registry *r)
+{
+	int ret;
+
+	if (!r->ld)
+		return 0;
+	ret = registry_scan_tasks(r, false);
+	r->seen++;
+	loader_for_each_proc(r->ld, resync_one, r);
+	for (size_t i = 0; i < r->procs_cap; i++)
+		while (r->procs[i].tgid && r->procs[i].seen != r->seen)
+			proc_remove(r, &r->procs[i]);
+	return ret;
+}
+
+/* ---- refresh from the kernel ---- */
+
+/* The last access is the latest of what the kernel saw and what memshed
+ * knows itself; its kind says which. */
+static void access_update(struct component *c, const struct memshed_comp *k)
+{
+	const struct { uint64_t ns; enum access_kind kind; } v[] = {
+		{ c->start_ns, ACCESS_START }, { k->last_recv_ns, ACCESS_SOCKET },
+		{ k->last_accept_ns, ACCESS_CONNECT }, { k->last_cpu_ns, ACCESS_CPU },
+		{ c->touch_ns, ACCESS_TOUCH },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		if (v[i].ns > c->last_access_ns || (i == 0 && v[i].ns == c->last_access_ns)) {
+			c->last_access_ns = v[i].ns;
+			c->last_access = v[i].kind;
+		}
+	}
+}
+
+static void refresh_state(struct component *c, uint64_t now_ns)
+{
+	if (c->nr_procs && (c->state == COMP_ABSENT || c->state == COMP_UNLOADED)) {
+		if (c->state == COMP_UNLOADED)
+			c->start_ns = now_ns;	/* back after an unload: a new load */
+		c->state = COMP_ACTIVE;
+	} else if (!c->nr_procs && c->state == COMP_ACTIVE) {
+		c->state = COMP_ABSENT;
 	}
 }
 
 int registry_refresh(struct registry *r, uint64_t now_ns)
 {
-	struct refresh_ctx rc = { .r = r, .now = now_ns,
-		.sched_switch = r->cfg->activity_source == ACTIVITY_SCHED_SWITCH };
 	int err;
 
 	if (!r->ld)
 		return 0;
 	err = loader_sample(r->ld);
-	if (err)
-		return err;
-	r->pass++;
 	for (int i = 0; i < r->nr_comps; i++) {
 		struct component *c = &r->comps[i];
+		const struct memshed_comp *k = loader_comp(r->ld, c->id);
 
-		c->nr_procs = 0;
-		c->rss_total = 0;
-		memset(c->rss, 0, sizeof(c->rss));
+		if (!k)
+			continue;
+		c->nr_procs = k->nr_procs;
+		memcpy(c->rss, k->rss, sizeof(c->rss));
+		c->rss_total = k->rss_total;
+		refresh_state(c, now_ns);
+		access_update(c, k);
 	}
-	err = loader_for_each_proc(r->ld, refresh_one, &rc);
-	/* Entries the kernel no longer has: exited (or unlabelled). */
-	for (size_t i = 0; i < r->procs_cap; i++) {
-		while (r->procs[i].tgid && r->procs[i].seen_pass != r->pass)
-			proc_remove(r, &r->procs[i]);
-	}
-	refresh_states(r);
 	return err;
+}
+
+struct pids_ctx {
+	uint32_t comp_id;
+	pid_t *ret;
+	int n, max;
+};
+
+static int pids_one(void *ctx, pid_t tgid, const struct memshed_proc *p)
+{
+	struct pids_ctx *x = ctx;
+
+	if (p->comp_id == x->comp_id && x->n < x->max)
+		x->ret[x->n++] = tgid;
+	return x->n == x->max;
 }
 
 int registry_pids(struct registry *r, uint32_t comp_id, pid_t *ret, int max)
 {
-	int n = 0;
+	struct pids_ctx x = { comp_id, ret, 0, max };
 
-	for (size_t i = 0; i < r->procs_cap && n < max; i++)
-		if (r->procs[i].tgid && r->procs[i].comp_id == comp_id)
-			ret[n++] = r->procs[i].tgid;
-	return n;
+	if (!r->ld) {
+		for (size_t i = 0; i < r->procs_cap && x.n < max; i++)
+			if (r->procs[i].tgid && r->procs[i].comp_id == comp_id)
+				ret[x.n++] = r->procs[i].tgid;
+		return x.n;
+	}
+	loader_for_each_proc(r->ld, pids_one, &x);
+	return x.n;
 }
 
 /* ---- components ---- */
@@ -567,7 +659,8 @@ static int registry_build(struct registry *r, const struct config *cfg,
 		if (prev)
 			*c = *prev;	/* a reload keeps state, lease, idle clock */
 		else
-			*c = (struct component){ .last_access_ns = now, .ladder_done = -1 };
+			*c = (struct component){ .start_ns = now, .last_access_ns = now,
+						 .ladder_done = -1 };
 		c->id = i + 1;
 		c->cfg = &cfg->comps[i];
 	}
@@ -575,6 +668,28 @@ static int registry_build(struct registry *r, const struct config *cfg,
 	r->nr_comps = cfg->nr_comps;
 	r->cfg = cfg;
 	return 0;
+}
+
+/* The kernel's records follow their components by name to the new ids. */
+static void registry_move_kernel_records(struct registry *r, const struct registry *old)
+{
+	struct memshed_comp *saved;
+
+	if (!r->ld)
+		return;
+	saved = calloc(old->nr_comps + 1, sizeof(*saved));
+	for (int j = 0; saved && j < old->nr_comps; j++)
+		saved[j + 1] = *loader_comp(r->ld, old->comps[j].id);
+	for (int i = 0; saved && i < r->nr_comps; i++) {
+		struct memshed_comp *k = loader_comp(r->ld, r->comps[i].id);
+
+		memset(k, 0, sizeof(*k));
+		for (int j = 0; j < old->nr_comps; j++)
+			if (!strcmp(old->comps[j].cfg->name, r->comps[i].cfg->name))
+				*k = saved[j + 1];
+	}
+	free(saved);
+	loader_set_components(r->ld, r->nr_comps);
 }
 
 /*
@@ -609,6 +724,15 @@ out:
 	free(comms);
 }
 
+static void registry_push_settings(struct registry *r)
+{
+	if (!r->ld)
+		return;
+	loader_set_components(r->ld, r->nr_comps);
+	loader_set_idle_cpu(r->ld, r->cfg->idle_cpu, r->cfg->idle_window_ns);
+	registry_push_exec_filter(r);
+}
+
 int registry_init(struct registry *r, const struct config *cfg, struct loader *ld)
 {
 	int err;
@@ -617,16 +741,16 @@ int registry_init(struct registry *r, const struct config *cfg, struct loader *l
 	r->ld = ld;
 	r->proc_root = "/proc";
 	err = registry_build(r, cfg, NULL);
-	if (!err)
-		registry_push_exec_filter(r);
-	return err;
+	if (err)
+		return err;
+	match_init(&r->match, cfg, r->proc_root);
+	registry_push_settings(r);
+	return 0;
 }
 
 int registry_apply_config(struct registry *r, const struct config *cfg)
 {
 	struct registry old = *r;
-	size_t cap = r->procs_cap;
-	struct proc_entry *procs;
 	int err;
 
 	err = registry_build(r, cfg, &old);
@@ -634,40 +758,30 @@ int registry_apply_config(struct registry *r, const struct config *cfg)
 		*r = old;
 		return err;
 	}
-	/* Relabel every known process: by rule, else by its old component's
-	 * name (inherited and CLI labels survive a reload), else unlabel. */
-	procs = calloc(cap ? cap : 1, sizeof(*procs));
-	if (procs && cap)
-		memcpy(procs, old.procs, cap * sizeof(*procs));
-	for (size_t i = 0; procs && i < cap; i++) {
-		const char *old_name = procs[i].tgid ? registry_name(&old, procs[i].comp_id) : NULL;
-		struct component *keep;
-		uint32_t id;
+	registry_move_kernel_records(r, &old);
+	/* Entries keep their old ids until the scan relabels them: map each
+	 * to its component's new id by name, or none. */
+	for (size_t i = 0; i < r->procs_cap; i++) {
+		struct proc_entry *e = &r->procs[i];
+		const char *name = e->tgid ? registry_name(&old, e->comp_id) : NULL;
+		struct component *c = name ? registry_find(r, name) : NULL;
 
-		if (!procs[i].tgid)
-			continue;
-		id = registry_match(r, procs[i].tgid);
-		keep = old_name && procs[i].origin != ORIGIN_RULE ? registry_find(r, old_name) : NULL;
-		if (id)
-			registry_label(r, procs[i].tgid, id, ORIGIN_RULE);
-		else if (keep)
-			registry_label(r, procs[i].tgid, keep->id, procs[i].origin);
-		else
-			registry_unlabel(r, procs[i].tgid);
+		if (e->tgid)
+			e->comp_id = c ? c->id : 0;
 	}
-	free(procs);
 	free(old.comps);
-	if (r->ld) {
-		for (uint32_t id = r->nr_comps + 1; id <= (uint32_t)old.nr_comps; id++)
-			loader_forget_comp(r->ld, id);
-	}
-	registry_push_exec_filter(r);
+	match_init(&r->match, cfg, r->proc_root);
+	registry_push_settings(r);
 	registry_scan(r);
 	return 0;
 }
 
 void registry_free(struct registry *r)
 {
+	for (size_t i = 0; i < r->procs_cap; i++)
+		if (r->procs[i].tgid)
+			proc_unwatch(&r->procs[i]);
+	match_free(&r->match);
 	free(r->comps);
 	free(r->procs);
 	memset(r, 0, sizeof(*r));
@@ -683,7 +797,7 @@ struct component *registry_find(struct registry *r, const char *name)
 
 struct component *registry_get(struct registry *r, uint32_t comp_id)
 {
-	if (comp_id == 0 || comp_id > (uint32_t)r->nr_comps)
+	if (!comp_exists(r, comp_id))
 		return NULL;
 	return &r->comps[comp_id - 1];
 }
@@ -699,6 +813,8 @@ uint64_t registry_usage(const struct registry *r)
 {
 	uint64_t sum = 0;
 
+	if (r->ld)
+		return loader_usage(r->ld);
 	for (int i = 0; i < r->nr_comps; i++)
 		sum += r->comps[i].rss_total;
 	return sum;
@@ -706,8 +822,12 @@ uint64_t registry_usage(const struct registry *r)
 
 void registry_touch(struct component *c, uint64_t now_ns)
 {
-	if (now_ns > c->last_access_ns)
+	if (now_ns > c->touch_ns)
+		c->touch_ns = now_ns;
+	if (now_ns > c->last_access_ns) {
 		c->last_access_ns = now_ns;
+		c->last_access = ACCESS_TOUCH;
+	}
 }
 
 void registry_hold(struct component *c, uint64_t ttl_ns, uint64_t now_ns)
@@ -736,4 +856,15 @@ const char *comp_state_name(enum comp_state s)
 	};
 
 	return s <= COMP_FROZEN ? names[s] : "?";
+}
+
+const char *access_kind_name(enum access_kind k)
+{
+	static const char *const names[] = {
+		[ACCESS_START] = "start", [ACCESS_SOCKET] = "socket",
+		[ACCESS_CONNECT] = "connection", [ACCESS_CPU] = "cpu",
+		[ACCESS_TOUCH] = "touch",
+	};
+
+	return k <= ACCESS_TOUCH ? names[k] : "?";
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Components and their processes: maps processes to component records by
- * the config's match rules (at start, on exec, from the CLI), keeps each
- * component's live pids, RSS, last access, lease and state.
+ * the config's match rules (whole process trees at start and reload, each
+ * exec, the CLI), keeps each component's measured memory, last access,
+ * lease and state. The kernel holds the labels and the sums; this file
+ * decides labels and reads the sums.
  */
 #ifndef MEMSHED_REGISTRY_H
 #define MEMSHED_REGISTRY_H
@@ -12,6 +14,7 @@
 #include <sys/types.h>
 #include "config.h"
 #include "loader.h"
+#include "match.h"
 
 enum comp_state {
 	COMP_ABSENT,		/* no process, never unloaded by memshed */
@@ -21,15 +24,28 @@ enum comp_state {
 	COMP_FROZEN,
 };
 
+/* What the last access was (DESIGN 1, "last access"). */
+enum access_kind {
+	ACCESS_START,		/* labelled, or a new load after an unload */
+	ACCESS_SOCKET,		/* a process received data on a socket */
+	ACCESS_CONNECT,		/* a connection arrived at one of its listeners */
+	ACCESS_CPU,		/* a process used more than idle_cpu */
+	ACCESS_TOUCH,		/* memshed touch */
+};
+
 struct component {
 	uint32_t id;				/* comp_id in the kernel maps, 1.. */
 	const struct component_config *cfg;	/* into registry->cfg */
 	enum comp_state state;
-	/* Measured at the last refresh. */
+	/* As the kernel counted them at the last refresh. */
 	unsigned int nr_procs;
 	uint64_t rss[MEMSHED_NR_RSS];		/* per member, bytes */
-	uint64_t rss_total;			/* file + anon + shmem */
+	uint64_t rss_total;			/* file + anon + shmem, each mm once */
+	/* Last access: the latest of the kernel's and these. */
 	uint64_t last_access_ns;		/* CLOCK_MONOTONIC */
+	enum access_kind last_access;
+	uint64_t start_ns;			/* ACCESS_START */
+	uint64_t touch_ns;			/* ACCESS_TOUCH */
 	/* Operator state. */
 	bool held;
 	uint64_t hold_until_ns;			/* 0: until released */
@@ -44,55 +60,62 @@ enum label_origin { ORIGIN_INHERITED, ORIGIN_RULE, ORIGIN_CLI };
 struct proc_entry {
 	pid_t tgid;				/* 0: free slot */
 	uint32_t comp_id;
+	uint64_t start_time;			/* the kernel's: (tgid, start_time) is the identity */
 	enum label_origin origin;
-	uint64_t runtime_ns;			/* at the last sample */
-	uint64_t seen_pass;
+	uint16_t nr_fds;
+	int *fds;				/* fault-sampling perf events of its threads */
+	uint64_t seen;				/* resync generation */
 };
 
 struct registry {
 	const struct config *cfg;
-	struct loader *ld;			/* NULL: no kernel side (tests) */
+	struct loader *ld;			/* NULL: no kernel side (tests, --no-bpf) */
 	struct component *comps;		/* comps[i].id == i + 1 */
 	int nr_comps;
 	struct proc_entry *procs;		/* open addressing, by tgid */
 	size_t procs_cap, nr_procs;
-	uint64_t pass;
+	uint64_t seen;
+	uint64_t scanned_until;			/* start_time horizon of the last scan */
 	const char *proc_root;			/* "/proc"; tests may point elsewhere */
+	struct match_ctx match;
 };
 
 int registry_init(struct registry *r, const struct config *cfg, struct loader *ld);
 void registry_free(struct registry *r);
-/* A reload: components are matched by name, keeping their state; labels
- * are recomputed for every process. */
+/* A reload: components are matched by name, keeping their state and the
+ * kernel's record of them; labels are recomputed for every process. */
 int registry_apply_config(struct registry *r, const struct config *cfg);
 
-/* Label every existing matching process (start, reload). Returns count. */
+/* Label every existing matching process and its descendants (start,
+ * reload). Returns the number labelled. */
 int registry_scan(struct registry *r);
-/* A process exec'd: match it. Returns its comp_id or 0. */
-uint32_t registry_on_exec(struct registry *r, pid_t tgid);
-void registry_on_fork(struct registry *r, pid_t tgid, uint32_t comp_id);
-void registry_on_exit(struct registry *r, pid_t tgid);
+/* Cheap catch-up: processes that started since the last scan, children
+ * forked before their parent's label, execs whose events were dropped. */
+int registry_rescan(struct registry *r);
+/* A process exec'd or renamed itself: match it. Returns its comp_id or 0. */
+uint32_t registry_on_exec(struct registry *r, pid_t tgid, uint64_t start_time);
+void registry_on_fork(struct registry *r, pid_t tgid, uint64_t start_time, uint32_t comp_id);
+void registry_on_exit(struct registry *r, pid_t tgid, uint64_t start_time);
 
-/* Which component's rules match this process (0: none; first in file order). */
-uint32_t registry_match(struct registry *r, pid_t tgid);
 /* -EPERM for pid 1 and kernel threads. */
 int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id, enum label_origin origin);
 int registry_unlabel(struct registry *r, pid_t tgid);
 
-/* Fresh numbers from the kernel: RSS, runtime (-> last access), pids. */
+/* Fresh numbers from the kernel: one sample pass, then its sums. */
 int registry_refresh(struct registry *r, uint64_t now_ns);
-/* The tgids of a component (at most max). */
+/* The tgids of a component now (at most max), each once. */
 int registry_pids(struct registry *r, uint32_t comp_id, pid_t *ret, int max);
 
 struct component *registry_find(struct registry *r, const char *name);
 struct component *registry_get(struct registry *r, uint32_t comp_id);
 const char *registry_name(struct registry *r, uint32_t comp_id);
-uint64_t registry_usage(const struct registry *r);	/* sum of component RSS */
+uint64_t registry_usage(const struct registry *r);	/* the kernel's sum over components */
 
 void registry_touch(struct component *c, uint64_t now_ns);
 void registry_hold(struct component *c, uint64_t ttl_ns, uint64_t now_ns);
 void registry_release(struct component *c);
 bool registry_in_use(const struct component *c, uint64_t now_ns);
 const char *comp_state_name(enum comp_state s);
+const char *access_kind_name(enum access_kind k);
 
 #endif
