@@ -5,10 +5,14 @@
  * listening sockets. (CPU use is judged in the sample pass, rss.bpf.c.)
  * Unlabelled tasks pay one task-storage lookup per receive.
  *
- * Listeners are found by mark_listeners, a task_file iterator the daemon
- * runs after labelling: it keys each listening TCP socket of a labelled
- * process by (network namespace, local port). A new connection is seen in
- * softirq context, where no task of the component runs, by that key.
+ * Sockets are found by mark_sockets, a task_file iterator the daemon runs
+ * after labelling: it keys each listening TCP socket of a labelled process
+ * by (network namespace, local port) and, before a component hibernates,
+ * each established one by its 4-tuple. A new connection or arriving data
+ * is seen in softirq context, where no task of the component runs, by
+ * those keys: an access, and for a hibernated component a knock that
+ * wakes the daemon to thaw it. The data probe (tcp_probe runs for every
+ * segment received) is attached only while something is hibernated.
  */
 #include "memshed.bpf.h"
 
@@ -26,6 +30,33 @@ struct {
 	__type(key, struct memshed_listener_key);
 	__type(value, __u32);			/* comp_id */
 } listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct memshed_conn_key);
+	__type(value, __u32);			/* comp_id */
+} conns SEC(".maps");
+
+__u32 mark_conns = 0;	/* 1: mark_sockets records established connections too */
+
+/* A hibernated component was reached: tell the daemon, once per hibernation. */
+static __always_inline void knock(__u32 comp_id, struct memshed_comp *c, const struct sock *sk,
+				  __u32 kind)
+{
+	struct memshed_event *e;
+
+	if (!(c->flags & MEMSHED_COMP_HIBERNATED) ||
+	    (__sync_fetch_and_or(&c->flags, MEMSHED_COMP_KNOCKED) & MEMSHED_COMP_KNOCKED))
+		return;
+	e = event_reserve(MEMSHED_EV_KNOCK, bpf_get_current_task_btf(), comp_id);
+	if (!e)
+		return;
+	e->knock.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->knock.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->knock.kind = kind;
+	bpf_ringbuf_submit(e, 0);
+}
 
 static __always_inline void mark_access(__u64 *last)
 {
@@ -79,15 +110,52 @@ int BPF_PROG(handle_sock_state, const struct sock *sk, const int oldstate, const
 	k = listener_key(sk);
 	comp_id = bpf_map_lookup_elem(&listeners, &k);
 	c = comp_id ? comp_of(*comp_id) : NULL;
+	if (!c)
+		return 0;
+	mark_access(&c->last_accept_ns);
+	knock(*comp_id, c, sk, MEMSHED_KNOCK_CONNECT);
+	return 0;
+}
+
+static __always_inline struct memshed_conn_key conn_key(const struct sock *sk)
+{
+	struct memshed_conn_key k = {};
+
+	k.net = (__u64)BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	k.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	k.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k.dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	if (k.family == AF_INET6) {
+		BPF_CORE_READ_INTO(&k.saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&k.daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)k.saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)k.daddr, sk, __sk_common.skc_daddr);
+	}
+	return k;
+}
+
+/* Data for an established connection (attached only while a component is
+ * hibernated: this runs for every TCP segment the host receives). */
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(handle_tcp_probe, struct sock *sk, const struct sk_buff *skb)
+{
+	struct memshed_conn_key k = conn_key(sk);
+	struct memshed_comp *c;
+	__u32 *comp_id;
+
+	comp_id = bpf_map_lookup_elem(&conns, &k);
+	c = comp_id ? comp_of(*comp_id) : NULL;
 	if (c)
-		mark_access(&c->last_accept_ns);
+		knock(*comp_id, c, sk, MEMSHED_KNOCK_DATA);
 	return 0;
 }
 
 /* For each open file of each labelled process: a listening TCP socket is
- * keyed to its component. (Untrusted pointers are read, never passed.) */
+ * keyed to its component, and with mark_conns an established one too.
+ * (Untrusted pointers are read, never passed to a helper.) */
 SEC("iter/task_file")
-int mark_listeners(struct bpf_iter__task_file *ctx)
+int mark_sockets(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
@@ -95,6 +163,8 @@ int mark_listeners(struct bpf_iter__task_file *ctx)
 	struct memshed_task_label *l;
 	struct socket *sock;
 	struct sock *sk;
+	__u16 family;
+	__u8 state;
 
 	if (!task || !file || task->pid != task->tgid)
 		return 0;
@@ -105,11 +175,19 @@ int mark_listeners(struct bpf_iter__task_file *ctx)
 	if (!sock)
 		return 0;
 	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
+	if (!sk || BPF_CORE_READ(sock, type) != 1 /* SOCK_STREAM */)
 		return 0;
-	k = listener_key(sk);
-	if (k.family != AF_INET && k.family != AF_INET6)
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	bpf_map_update_elem(&listeners, &k, &l->comp_id, BPF_ANY);
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == TCP_LISTEN) {
+		k = listener_key(sk);
+		bpf_map_update_elem(&listeners, &k, &l->comp_id, BPF_ANY);
+	} else if (state == TCP_ESTABLISHED && mark_conns) {
+		struct memshed_conn_key ck = conn_key(sk);
+
+		bpf_map_update_elem(&conns, &ck, &l->comp_id, BPF_ANY);
+	}
 	return 0;
 }

@@ -149,6 +149,7 @@ struct memshed_comp {
 };
 
 #define MEMSHED_COMP_HIBERNATED	0x1	/* a knock on its sockets wakes the daemon */
+#define MEMSHED_COMP_KNOCKED	0x2	/* the knock was reported (set by the kernel) */
 
 /* What the task dump iterator writes for each process (user space reads
  * them all in one pass to label what already runs). */
@@ -178,6 +179,17 @@ struct memshed_pending_label {
 struct memshed_listener_key {
 	__u64 net;			/* struct net address: the namespace */
 	__u32 port;			/* host byte order */
+	__u32 family;
+};
+
+/* Key of an established TCP connection of a labelled process (recorded
+ * when it hibernates): data arriving on it is a knock. */
+struct memshed_conn_key {
+	__u64 net;
+	__u8 saddr[16];			/* local address (IPv4 in the first 4 bytes) */
+	__u8 daddr[16];			/* remote address */
+	__u16 sport;			/* local port, host byte order */
+	__u16 dport;			/* remote port, network byte order (as the kernel keeps it) */
 	__u32 family;
 };
 

@@ -149,6 +149,9 @@ static int loader_attach(struct loader *ld, const struct loader_opts *o)
 	/* rss_stat runs on every RSS change of every process: attached only
 	 * in rss_mode tracepoint (or where fault sampling is unavailable). */
 	bpf_program__set_autoattach(ld->skel->progs.handle_rss_stat, false);
+	/* tcp_probe runs for every segment received: only while a component
+	 * is hibernated. */
+	bpf_program__set_autoattach(ld->skel->progs.handle_tcp_probe, false);
 	if (memshed__attach(ld->skel))
 		return -errno;
 	ld->faults = o->rss_mode == RSS_AUTO;
@@ -399,15 +402,41 @@ int loader_sample(struct loader *ld)
 	return loader_run_iter(ld->skel->links.sample_procs, 1, NULL, NULL);
 }
 
-int loader_mark_listeners(struct loader *ld)
+/* Empty a hash map (small: sockets of labelled processes). */
+static void map_clear(struct bpf_map *map, void *key)
 {
-	int fd = bpf_map__fd(ld->skel->maps.listeners);
-	struct memshed_listener_key k;
+	int fd = bpf_map__fd(map);
 
-	/* Rebuilt from what is listening now: closed listeners drop out. */
-	while (bpf_map_get_next_key(fd, NULL, &k) == 0)
-		bpf_map_delete_elem(fd, &k);
-	return loader_run_iter(ld->skel->links.mark_listeners, 1, NULL, NULL);
+	while (bpf_map_get_next_key(fd, NULL, key) == 0)
+		bpf_map_delete_elem(fd, key);
+}
+
+int loader_mark_sockets(struct loader *ld, bool conns)
+{
+	struct memshed_listener_key lk;
+	struct memshed_conn_key ck;
+
+	/* Rebuilt from what is open now: closed sockets drop out. */
+	map_clear(ld->skel->maps.listeners, &lk);
+	if (conns)
+		map_clear(ld->skel->maps.conns, &ck);
+	ld->skel->bss->mark_conns = conns;
+	return loader_run_iter(ld->skel->links.mark_sockets, 1, NULL, NULL);
+}
+
+int loader_knock_probe(struct loader *ld, bool on)
+{
+	struct memshed *skel = ld->skel;
+
+	if (on == !!skel->links.handle_tcp_probe)
+		return 0;
+	if (on) {
+		skel->links.handle_tcp_probe = bpf_program__attach(skel->progs.handle_tcp_probe);
+		return skel->links.handle_tcp_probe ? 0 : -errno;
+	}
+	bpf_link__destroy(skel->links.handle_tcp_probe);
+	skel->links.handle_tcp_probe = NULL;
+	return 0;
 }
 
 struct memshed_comp *loader_comp(struct loader *ld, uint32_t comp_id)

@@ -80,8 +80,11 @@ void loader_set_idle_cpu(struct loader *ld, double share, uint64_t window_ns);
 int loader_for_each_proc(struct loader *ld,
 			 int (*fn)(void *ctx, pid_t tgid, const struct memshed_proc *p),
 			 void *ctx);
-/* Key the listening sockets of labelled processes to their components. */
-int loader_mark_listeners(struct loader *ld);
+/* Key the listening sockets of labelled processes to their components;
+ * with conns, their established TCP connections too (before hibernating). */
+int loader_mark_sockets(struct loader *ld, bool conns);
+/* Attach the data-knock probe (while any component is hibernated). */
+int loader_knock_probe(struct loader *ld, bool on);
 
 /* Fault sampling of one thread and its future children: a perf event
  * fd the caller owns (close it to stop), or -errno. */

@@ -501,7 +501,7 @@ static int registry_scan_tasks(struct registry *r, bool full)
 		if (!err)
 			err = loader_sample(r->ld);
 		if (b.n)
-			loader_mark_listeners(r->ld);
+			loader_mark_sockets(r->ld, false);
 		r->scanned_until = horizon;
 	}
 	free(l.v);

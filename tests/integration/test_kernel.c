@@ -659,13 +659,83 @@ static void test_connection_is_access(void)
 	CHECK(label(&ld, c.pid, 18) == 0, "label");
 	child_go(&c);
 	usleep(20000);
-	CHECK(loader_mark_listeners(&ld) == 0, "mark listeners");
+	CHECK(loader_mark_sockets(&ld, false) == 0, "mark listeners");
 	CHECK(comp->last_accept_ns == 0, "no connection yet");
 	cl = socket(AF_INET, SOCK_STREAM, 0);
 	CHECK(connect(cl, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect");
 	usleep(50000);
 	CHECK(comp->last_accept_ns > 0, "the connection is an access");
 	close(cl);
+	child_kill(&c);
+}
+
+
+/* ---- knocks on hibernated components ---- */
+
+/* Holds a listener and one accepted connection, never reading. */
+static void holder(void *arg)
+{
+	int l = *(int *)arg, c = accept(l, NULL, NULL);
+
+	for (;;)
+		pause();
+	(void)c;
+}
+
+static void test_knock(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct memshed_comp *hib = loader_comp(&ld, 20), *other = loader_comp(&ld, 21);
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c1, c2;
+	struct child c;
+
+	CHECK(l >= 0 && bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 8) == 0,
+	      "listen");
+	getsockname(l, (struct sockaddr *)&sa, &len);
+	c = spawn(holder, &l);
+	close(l);
+	CHECK(label(&ld, c.pid, 20) == 0, "label");
+	child_go(&c);
+	c1 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c1, (struct sockaddr *)&sa, sizeof(sa)) == 0, "the first client");
+	usleep(50000);			/* accepted */
+	/* Hibernate (the flags; freezing is the actuator's) with its sockets. */
+	CHECK(loader_mark_sockets(&ld, true) == 0, "mark sockets and connections");
+	other->flags = MEMSHED_COMP_HIBERNATED;
+	CHECK(loader_knock_probe(&ld, true) == 0, "attach the data probe");
+	drain(&ld, 20);
+	nr_seen = 0;
+	CHECK(write(c1, "x", 1) == 1, "data on the established connection, not hibernated yet");
+	drain(&ld, 50);
+	CHECK(count_events(MEMSHED_EV_KNOCK, 0) == 0, "no knock while not hibernated");
+	hib->flags = MEMSHED_COMP_HIBERNATED;
+	CHECK(write(c1, "y", 1) == 1, "data while hibernated");
+	drain(&ld, 50);
+	CHECK(count_events(MEMSHED_EV_KNOCK, 0) == 1, "one knock");
+	for (int i = 0; i < nr_seen; i++)
+		if (seen[i].hdr.type == MEMSHED_EV_KNOCK) {
+			CHECK(seen[i].hdr.comp_id == 20, "for the hibernated component");
+			CHECK(seen[i].knock.kind == MEMSHED_KNOCK_DATA, "data");
+			CHECK(seen[i].knock.port == ntohs(sa.sin_port), "on its port");
+		}
+	CHECK(hib->flags & MEMSHED_COMP_KNOCKED, "marked knocked");
+	CHECK(!(other->flags & MEMSHED_COMP_KNOCKED), "the other one was not knocked");
+	c2 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c2, (struct sockaddr *)&sa, sizeof(sa)) == 0, "a second client");
+	drain(&ld, 50);
+	CHECK(count_events(MEMSHED_EV_KNOCK, 0) == 1, "once per hibernation");
+	hib->flags = MEMSHED_COMP_HIBERNATED;	/* hibernated again */
+	close(c2);
+	c2 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c2, (struct sockaddr *)&sa, sizeof(sa)) == 0, "a third client");
+	drain(&ld, 50);
+	CHECK(count_events(MEMSHED_EV_KNOCK, 0) == 2, "a new connection knocks");
+	CHECK(seen[nr_seen - 1].knock.kind == MEMSHED_KNOCK_CONNECT, "as a connect");
+	loader_knock_probe(&ld, false);
+	hib->flags = other->flags = 0;
+	close(c1);
+	close(c2);
 	child_kill(&c);
 }
 
@@ -909,6 +979,7 @@ int main(void)
 	RUN_TEST(test_cpu_use_is_access);
 	RUN_TEST(test_socket_receive_is_access);
 	RUN_TEST(test_connection_is_access);
+	RUN_TEST(test_knock);
 	RUN_TEST(test_flood_never_blinds);
 	RUN_TEST(test_exit_events);
 	RUN_TEST(test_reclaim_stalls);
