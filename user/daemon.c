@@ -1072,6 +1072,7 @@ static int open_ring(struct daemon *d)
 static int start(struct daemon *d)
 {
 	struct actuator_opts ao = { .verify = verify_label, .verify_ctx = d };
+	uint64_t t0;
 	int ret, thawed;
 
 	ret = start_bpf(d);
@@ -1100,8 +1101,11 @@ static int start(struct daemon *d)
 	if (ret)
 		return RUN_EXIT_ERROR;
 	epoll_watch(d, TAG_CONTROL, d->ctl.listen_fd, EPOLLIN);
+	t0 = now_mono_ns();
 	ret = registry_scan(&d->reg);
-	log_info("%d process(es) labelled at start", ret > 0 ? ret : 0);
+	log_info("%d process(es) labelled at start, in %.1f ms", ret > 0 ? ret : 0,
+		 (now_mono_ns() - t0) / 1e6);
+	registry_mark_sockets(&d->reg);
 	emit_config(d, true, NULL);
 	evaluate(d, "start");
 	return 0;

@@ -29,6 +29,7 @@ void facts_init(struct proc_facts *f, const struct match_ctx *m, pid_t tgid)
 
 void facts_free(struct proc_facts *f)
 {
+	free(f->exe);
 	free(f->cmdline);
 	free(f->cgroups);
 }
@@ -53,16 +54,19 @@ static const char *facts_exe(struct proc_facts *f)
 	ssize_t n;
 
 	if (!f->have_exe) {
+		f->have_exe = true;
+		f->exe = malloc(PATH_MAX);
+		if (!f->exe)
+			return "";
 		snprintf(path, sizeof(path), "%s/%d/exe", f->root, f->tgid);
-		n = readlink(path, f->exe, sizeof(f->exe) - 1);
+		n = readlink(path, f->exe, PATH_MAX - 1);
 		f->exe[n > 0 ? n : 0] = '\0';
 		/* An upgraded binary still names the service. */
 		deleted = strstr(f->exe, " (deleted)");
 		if (deleted && !deleted[10])
 			*deleted = '\0';
-		f->have_exe = true;
 	}
-	return f->exe;
+	return f->exe ? f->exe : "";
 }
 
 static const char *facts_cmdline(struct proc_facts *f)

@@ -36,7 +36,7 @@ struct proc_facts {
 	pid_t tgid;
 	const char *root;
 	char comm[17];
-	char exe[PATH_MAX];
+	char *exe;			/* read on demand: most rules never need it */
 	char *cmdline;
 	char *cgroups;
 	uid_t uid;

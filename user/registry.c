@@ -500,8 +500,6 @@ static int registry_scan_tasks(struct registry *r, bool full)
 		err = loader_queue_labels(r->ld, b.tgid, b.label, b.n);
 		if (!err)
 			err = loader_sample(r->ld);
-		if (b.n)
-			loader_mark_sockets(r->ld, false);
 		r->scanned_until = horizon;
 	}
 	free(l.v);
@@ -515,6 +513,12 @@ static int registry_scan_tasks(struct registry *r, bool full)
 int registry_scan(struct registry *r)
 {
 	return registry_scan_tasks(r, true);
+}
+
+void registry_mark_sockets(struct registry *r)
+{
+	if (r->ld && r->nr_comps)
+		loader_mark_sockets(r->ld, false);
 }
 
 /* Entries the kernel no longer has (exit events dropped) go; labelled
@@ -545,6 +549,7 @@ int registry_rescan(struct registry *r)
 	if (!r->ld)
 		return 0;
 	ret = registry_scan_tasks(r, false);
+	registry_mark_sockets(r);	/* a service listens after its exec */
 	r->seen++;
 	loader_for_each_proc(r->ld, resync_one, r);
 	for (size_t i = 0; i < r->procs_cap; i++)
@@ -773,6 +778,7 @@ int registry_apply_config(struct registry *r, const struct config *cfg)
 	match_init(&r->match, cfg, r->proc_root);
 	registry_push_settings(r);
 	registry_scan(r);
+	registry_mark_sockets(r);
 	return 0;
 }
 

@@ -89,6 +89,9 @@ int registry_apply_config(struct registry *r, const struct config *cfg);
 /* Label every existing matching process and its descendants (start,
  * reload). Returns the number labelled. */
 int registry_scan(struct registry *r);
+/* Key the listening sockets of labelled processes (new connections are
+ * accesses); run after a scan, and by registry_rescan. */
+void registry_mark_sockets(struct registry *r);
 /* Cheap catch-up: processes that started since the last scan, children
  * forked before their parent's label, execs whose events were dropped. */
 int registry_rescan(struct registry *r);
