@@ -145,7 +145,7 @@ static int on_kernel_event(void *ctx, const struct memshed_event *e)
 			comp_id = e->hdr.comp_id;
 		break;
 	case MEMSHED_EV_FORK:
-		registry_on_fork(&d->reg, e->proc.child_pid, e->hdr.start_time, comp_id);
+		registry_on_fork(&d->reg, e->proc.child_pid, e->proc.ppid, e->hdr.start_time, comp_id);
 		break;
 	case MEMSHED_EV_EXIT:
 		registry_on_exit(&d->reg, e->hdr.tgid, e->hdr.start_time);
@@ -963,6 +963,8 @@ static int next_timeout_ms(struct daemon *d, uint64_t now)
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (d->ctl.clients[i].fd >= 0 && !d->ctl.clients[i].follow)
 			next = next < now + 2 * NS_PER_SEC ? next : now + 2 * NS_PER_SEC;
+	if (d->reg.nr_arm)
+		return 0;
 	if (next == UINT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)((next - now + NS_PER_MS - 1) / NS_PER_MS);
@@ -1015,6 +1017,9 @@ static void loop(struct daemon *d)
 		for (int i = 0; i < n; i++)
 			dispatch(d, &evs[i], now);
 		round_step(d, now);
+		/* Fault sampling for what the scan labelled, a batch per turn. */
+		if (d->reg.nr_arm)
+			registry_arm(&d->reg, 256);
 		control_expire(&d->ctl, now);
 		if (d->pr.below_since_ns && now >= d->pr.below_since_ns + d->cfg->settle_ns)
 			request_eval(d, "settle");

@@ -154,7 +154,10 @@ static void proc_watch(struct registry *r, struct proc_entry *e, unsigned int nr
 	if (!r->ld || !r->ld->faults || e->nr_fds)
 		return;
 	fd = loader_watch_faults(r->ld, e->tgid);
-	if (fd < 0 || fds_push(e, fd) || nr_threads == 1)
+	if (fd < 0 || fds_push(e, fd))
+		return;
+	e->watched_since = now_mono_ns();	/* children forked from now inherit it */
+	if (nr_threads == 1)
 		return;
 	snprintf(path, sizeof(path), "%s/%d/task", r->proc_root, e->tgid);
 	d = opendir(path);
@@ -166,6 +169,52 @@ static void proc_watch(struct registry *r, struct proc_entry *e, unsigned int nr
 	}
 	if (d)
 		closedir(d);
+}
+
+static void arm_queue(struct registry *r, pid_t tgid)
+{
+	if (!r->ld || !r->ld->faults)
+		return;
+	if (r->nr_arm == r->arm_cap) {
+		size_t cap = r->arm_cap ? r->arm_cap * 2 : 256;
+		uint32_t *v = realloc(r->arm, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		r->arm = v;
+		r->arm_cap = cap;
+	}
+	r->arm[r->nr_arm++] = tgid;
+}
+
+/* A child forked after its parent's events were armed inherited them;
+ * one forked before (or of an unwatched parent) needs its own. */
+static void watch_inherited(struct registry *r, struct proc_entry *e, pid_t ppid)
+{
+	struct proc_entry *p = ppid > 1 ? proc_find(r, ppid) : NULL;
+
+	if (e->nr_fds || e->watched_since)
+		return;
+	if (p && p->comp_id && p->watched_since && p->watched_since <= e->start_time)
+		e->watched_since = p->watched_since;
+	else
+		arm_queue(r, e->tgid);
+}
+
+size_t registry_arm(struct registry *r, size_t max)
+{
+	while (r->nr_arm && max--) {
+		struct proc_entry *e = proc_find(r, r->arm[--r->nr_arm]);
+
+		if (e && !e->nr_fds)
+			proc_watch(r, e, 0);
+	}
+	if (!r->nr_arm) {
+		free(r->arm);
+		r->arm = NULL;
+		r->arm_cap = 0;
+	}
+	return r->nr_arm;
 }
 
 /* ---- labels one at a time (exec, CLI) ---- */
@@ -258,7 +307,8 @@ uint32_t registry_on_exec(struct registry *r, pid_t tgid, uint64_t start_time)
 	return id;
 }
 
-void registry_on_fork(struct registry *r, pid_t tgid, uint64_t start_time, uint32_t comp_id)
+void registry_on_fork(struct registry *r, pid_t tgid, pid_t ppid, uint64_t start_time,
+		      uint32_t comp_id)
 {
 	struct proc_entry *e;
 
@@ -270,7 +320,8 @@ void registry_on_fork(struct registry *r, pid_t tgid, uint64_t start_time, uint3
 	if (e) {
 		e->comp_id = comp_id;
 		e->start_time = start_time;
-		e->origin = ORIGIN_INHERITED;	/* its perf event is inherited too */
+		e->origin = ORIGIN_INHERITED;
+		watch_inherited(r, e, ppid);
 	}
 }
 
@@ -358,9 +409,7 @@ static uint32_t decided_get(const struct decided *d, uint32_t tgid)
 struct label_batch {
 	uint32_t *tgid;
 	struct memshed_pending_label *label;
-	uint32_t *watch;		/* processes to give fault watchers */
-	unsigned int *threads;
-	uint32_t n, nr_watch;
+	uint32_t n;
 };
 
 /* What the process's label should be; *ret_origin says why. */
@@ -458,10 +507,7 @@ static int scan_decide(struct registry *r, struct task_list *l, bool full,
 		}
 		e->comp_id = comp;
 		e->origin = origin;
-		if (!e->nr_fds) {
-			b->watch[b->nr_watch] = t->tgid;
-			b->threads[b->nr_watch++] = t->nr_threads;
-		}
+		watch_inherited(r, e, t->ppid);
 	}
 	return count;
 }
@@ -482,28 +528,20 @@ static int registry_scan_tasks(struct registry *r, bool full)
 	err = loader_dump_tasks(r->ld, task_collect, &l);
 	b.tgid = calloc(l.n + 1, sizeof(*b.tgid));
 	b.label = calloc(l.n + 1, sizeof(*b.label));
-	b.watch = calloc(l.n + 1, sizeof(*b.watch));
-	b.threads = calloc(l.n + 1, sizeof(*b.threads));
-	if (!err && (!b.tgid || !b.label || !b.watch || !b.threads || decided_init(&dec, l.n)))
+	if (!err && (!b.tgid || !b.label || decided_init(&dec, l.n)))
 		err = -ENOMEM;
 	r->seen++;
 	count = err ? err : scan_decide(r, &l, full, &b, &dec);
 	if (count >= 0) {
-		/* Watchers first: a child forked between them and the label
-		 * inherits the watcher, and the label through the kernel. */
-		for (uint32_t i = 0; i < b.nr_watch; i++) {
-			struct proc_entry *e = proc_find(r, b.watch[i]);
-
-			if (e)
-				proc_watch(r, e, b.threads[i]);
-		}
+		/* Fault sampling is armed afterwards (registry_arm): a child
+		 * forked before its parent's arming is found by the next scan. */
 		err = loader_queue_labels(r->ld, b.tgid, b.label, b.n);
 		if (!err)
 			err = loader_sample(r->ld);
 		r->scanned_until = horizon;
 	}
 	free(l.v);
-	free(b.tgid), free(b.label), free(b.watch), free(b.threads);
+	free(b.tgid), free(b.label);
 	free(dec.tgid), free(dec.comp);
 	if (full)
 		match_free(&r->match);
@@ -784,6 +822,7 @@ int registry_apply_config(struct registry *r, const struct config *cfg)
 
 void registry_free(struct registry *r)
 {
+	free(r->arm);
 	for (size_t i = 0; i < r->procs_cap; i++)
 		if (r->procs[i].tgid)
 			proc_unwatch(&r->procs[i]);

@@ -64,6 +64,9 @@ struct proc_entry {
 	enum label_origin origin;
 	uint16_t nr_fds;
 	int *fds;				/* fault-sampling perf events of its threads */
+	/* Since when its faults are sampled: its own events' arming, or the
+	 * parent's it inherited at fork (0: not yet, it is queued). */
+	uint64_t watched_since;
 	uint64_t seen;				/* resync generation */
 };
 
@@ -76,6 +79,8 @@ struct registry {
 	size_t procs_cap, nr_procs;
 	uint64_t seen;
 	uint64_t scanned_until;			/* start_time horizon of the last scan */
+	uint32_t *arm;				/* processes waiting for fault sampling */
+	size_t nr_arm, arm_cap;
 	const char *proc_root;			/* "/proc"; tests may point elsewhere */
 	struct match_ctx match;
 };
@@ -97,12 +102,18 @@ void registry_mark_sockets(struct registry *r);
 int registry_rescan(struct registry *r);
 /* A process exec'd or renamed itself: match it. Returns its comp_id or 0. */
 uint32_t registry_on_exec(struct registry *r, pid_t tgid, uint64_t start_time);
-void registry_on_fork(struct registry *r, pid_t tgid, uint64_t start_time, uint32_t comp_id);
+void registry_on_fork(struct registry *r, pid_t tgid, pid_t ppid, uint64_t start_time,
+		      uint32_t comp_id);
 void registry_on_exit(struct registry *r, pid_t tgid, uint64_t start_time);
 
 /* -EPERM for pid 1 and kernel threads. */
 int registry_label(struct registry *r, pid_t tgid, uint32_t comp_id, enum label_origin origin);
 int registry_unlabel(struct registry *r, pid_t tgid);
+
+/* Arm fault sampling for up to `max` queued processes (a perf event per
+ * thread: ~50 us each, so a scan of thousands queues them and the event
+ * loop arms them in batches). Returns how many still wait. */
+size_t registry_arm(struct registry *r, size_t max);
 
 /* Fresh numbers from the kernel: one sample pass, then its sums. */
 int registry_refresh(struct registry *r, uint64_t now_ns);
