@@ -567,7 +567,8 @@ wait_for 5 comm_is "$a_added" lbl-added
 # pid -> component of every labelled process the reload should not touch
 # b_pidf was labelled by its pidfile, which now names a_pidf: a reload
 # re-applies rules, so it leaves (checked below), like b_rel1.
-keep_before=$(labels_except "$b_rel1" "$b_rel2" "$b_gone" "$a_added" "$b_pidf")
+keep_before=$(labels_except "$b_rel1" "$b_rel2" "$b_gone" "$a_added" "$b_pidf" |
+	jq -c '[.[] | select(.name != "lbl-gone")]')	# its whole tree goes with it
 
 write_conf reloaded
 log_mark
