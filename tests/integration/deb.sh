@@ -64,6 +64,8 @@ want="-rwxr-xr-x ./usr/sbin/memshed
 -rw-r--r-- ./usr/share/bash-completion/completions/memshed
 -rw-r--r-- ./etc/memshed/memshed.conf
 -rw-r--r-- ./usr/share/doc/memshed/examples/memshed.conf
+-rw-r--r-- ./usr/share/doc/memshed/examples/memshed.rules.yml
+-rw-r--r-- ./usr/share/doc/memshed/examples/memshed.json
 -rw-r--r-- ./usr/share/doc/memshed/README.Debian
 -rw-r--r-- ./usr/share/doc/memshed/copyright
 drwxr-xr-x ./var/lib/memshed/"
