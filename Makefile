@@ -50,7 +50,7 @@ BENCH_SRCS  := $(wildcard bench/*.c)
 BENCH_BINS  := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test unit integration bench install deps demo fuzz
+.PHONY: all clean test unit integration bench install deps demo fuzz deb
 .SECONDARY:
 
 all: $(OUTPUT)/memshed
@@ -196,3 +196,41 @@ uninstall:
 demo: all $(OUTPUT)/tests/helpers/memhog $(OUTPUT)/tests/helpers/sigwatch
 	$(Q)MEMSHED_DEMO_NO_BUILD=1 MEMSHED=$(abspath $(OUTPUT))/memshed \
 		HELPERS=$(abspath $(OUTPUT))/tests/helpers demo/run
+
+# ---- Debian package (issue 14) -------------------------------------------
+# `make deb`: build/memshed_$(VERSION)_<arch>.deb (with its -dbgsym package,
+# .buildinfo and .changes), by dpkg-buildpackage -b on a copy of the tree in
+# $(OUTPUT)/deb/ (dpkg-buildpackage writes into the parent directory of the
+# tree it builds: the copy keeps that inside $(OUTPUT), and the package is
+# built from clean, not from this tree's build/). Log: $(OUTPUT)/deb/build.log
+# (printed with V=1 or on failure). debian/changelog must carry $(VERSION).
+DEB_ARCH    = $(shell dpkg --print-architecture)
+DEB_DIR     := $(OUTPUT)/deb
+# (no -dbgsym package with DEB_BUILD_OPTIONS=noautodbgsym)
+DEB_FILES   = memshed_$(VERSION)_$(DEB_ARCH).deb memshed-dbgsym_$(VERSION)_$(DEB_ARCH).deb \
+	memshed_$(VERSION)_$(DEB_ARCH).buildinfo memshed_$(VERSION)_$(DEB_ARCH).changes
+
+# The package builds in a clean environment: nothing of this make's command
+# line or environment (OUTPUT=, CFLAGS=, MAKEFLAGS: make exports command-line
+# variables, and the copy's `make clean` would remove $(OUTPUT)) reaches it;
+# debian/rules sets what it needs. DEB_BUILD_OPTIONS passes (nocheck...).
+DEB_BUILD   = env -i PATH="$$PATH" HOME="$$HOME" LC_ALL=C.UTF-8 \
+	$${DEB_BUILD_OPTIONS:+DEB_BUILD_OPTIONS="$$DEB_BUILD_OPTIONS"} \
+	dpkg-buildpackage -b --no-sign -jauto
+
+.PHONY: deb
+
+deb:
+	$(if $(OUTPUT),,$(error OUTPUT is empty))
+	$(Q)v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "debian/changelog is at $$v, the Makefile at $(VERSION)" >&2; exit 1; }
+	$(call msg,DEB,$(OUTPUT)/memshed_$(VERSION)_$(DEB_ARCH).deb)
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/memshed-$(VERSION)
+	$(Q)tar -c --exclude=./.git --exclude='./build*' --exclude=./$(OUTPUT) . | \
+		tar -x -C $(DEB_DIR)/memshed-$(VERSION)
+	$(Q)cd $(DEB_DIR)/memshed-$(VERSION) && \
+		if [ "$(V)" = 1 ]; then $(DEB_BUILD); \
+		else $(DEB_BUILD) >../build.log 2>&1 || \
+			{ tail -n 40 ../build.log >&2; echo "make deb: see $(DEB_DIR)/build.log" >&2; exit 1; }; fi
+	$(Q)cd $(DEB_DIR) && for f in $(DEB_FILES); do [ ! -e $$f ] || mv $$f $(abspath $(OUTPUT))/; done
+	$(Q)test -e $(OUTPUT)/memshed_$(VERSION)_$(DEB_ARCH).deb

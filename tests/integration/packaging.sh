@@ -211,7 +211,7 @@ c = spec["containers"][0]
 assert c["readinessProbe"]["exec"]["command"][:2] == ["memshed", "status"]
 assert "requests" in c["resources"] and "limits" in c["resources"]
 mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
-for p in ["/etc/memshed", "/sys/fs/cgroup", "/sys/kernel/btf", "/sys/fs/bpf",
+for p in ["/etc/memshed", "/sys/fs/cgroup", "/sys/kernel/btf",
           "/run/memshed", "/var/lib/memshed"]:
     assert p in mounts, p
 assert mounts["/sys/kernel/btf"].get("readOnly") is True
@@ -235,7 +235,7 @@ else
 	for re in '^kind: ConfigMap$' '^kind: DaemonSet$' '^      hostPID: true$' \
 		'priorityClassName: system-node-critical' 'defaultMode: 0600' \
 		'command: \["memshed", "status"\]' 'mountPath: /etc/memshed$' \
-		'mountPath: /sys/fs/cgroup$' 'mountPath: /sys/kernel/btf$' 'mountPath: /sys/fs/bpf$' \
+		'mountPath: /sys/fs/cgroup$' 'mountPath: /sys/kernel/btf$' \
 		'mountPath: /run/memshed$' 'mountPath: /var/lib/memshed$'; do
 		grep -qE -- "$re" "$YAML" || { fail daemonset_structure "no line matching $re"; ok=0; break; }
 	done
