@@ -46,7 +46,8 @@ struct policy_params {
 /*
  * Decide. @ret_order receives the indices of the victims, in unload order
  * (at most n); @ret_verdict (may be NULL) one verdict per component.
- * Returns the number of victims. O(n log n); allocates nothing.
+ * Returns the number of victims. O(n log n) (qsort_r: glibc may allocate
+ * a scratch buffer, and sorts in place if it cannot).
  */
 size_t policy_select_victims(const struct policy_component *comps, size_t n,
 			     const struct policy_params *p, size_t *ret_order,
