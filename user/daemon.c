@@ -107,25 +107,21 @@ static void notice(const char *msg)
 
 /* ---- event sinks ---- */
 
-static void ring_sink(void *ctx, const char *type, const char *json, const char *text)
+/* The record once, as JSON: readers render the text line from it. */
+static void ring_sink(void *ctx, const char *type, const char *json, size_t len)
 {
 	struct daemon *d = ctx;
-	struct strbuf rec = {};
 
-	if (!d->ring)
-		return;
-	/* Both renderings: `memshed events` prints either without a parser. */
-	sb_printf(&rec, "%s\n%s", json, text);
-	eventring_append(d->ring, rec.s, rec.len);
-	sb_free(&rec);
+	if (d->ring)
+		eventring_append(d->ring, json, len);
 }
 
-static void control_sink(void *ctx, const char *type, const char *json, const char *text)
+static void control_sink(void *ctx, const char *type, const char *json, size_t len)
 {
 	struct daemon *d = ctx;
 
 	d->counters.events++;
-	control_broadcast(&d->ctl, type, json, text);
+	control_broadcast(&d->ctl, type, json, len);
 }
 
 /* ---- kernel events ---- */
@@ -250,34 +246,32 @@ static void relieve(struct daemon *d)
 static void emit_candidates(struct daemon *d, const struct policy_component *pc, size_t n,
 			    const size_t *order, size_t nv, const enum policy_verdict *verdict)
 {
-	struct strbuf vj = {}, vt = {}, sj = {}, st = {};
+	struct strbuf victims = {}, skipped = {};
 	struct ev ev;
 
-	sb_printf(&vj, "[");
+	sb_printf(&victims, "[");
 	for (size_t i = 0; i < nv; i++) {
-		sb_printf(&vj, "%s", i ? "," : "");
-		sb_json_str(&vj, pc[order[i]].name);
-		sb_printf(&vt, "%s%s", i ? "," : "", pc[order[i]].name);
+		sb_printf(&victims, "%s", i ? "," : "");
+		sb_json_str(&victims, pc[order[i]].name);
 	}
-	sb_printf(&vj, "]");
-	sb_printf(&sj, "{");
+	sb_printf(&victims, "]");
+	sb_printf(&skipped, "{");
 	for (size_t i = 0; i < n; i++) {
 		if (verdict[i] == VERDICT_VICTIM)
 			continue;
-		sb_printf(&sj, "%s", sj.len > 1 ? "," : "");
-		sb_json_str(&sj, pc[i].name);
-		sb_printf(&sj, ":\"%s\"", policy_verdict_name(verdict[i]));
-		sb_printf(&st, "%s%s:%s", st.len ? "," : "", pc[i].name,
-			  policy_verdict_name(verdict[i]));
+		sb_printf(&skipped, "%s", skipped.len > 1 ? "," : "");
+		sb_json_str(&skipped, pc[i].name);
+		sb_printf(&skipped, ":\"%s\"", policy_verdict_name(verdict[i]));
 	}
-	sb_printf(&sj, "}");
+	sb_printf(&skipped, "}");
 	ev_begin(&ev, "candidates", now_mono_ns());
 	ev_str(&ev, "level", level_name(d->level));
 	ev_str(&ev, "cause", d->pr.cause);
-	ev_json(&ev, "victims", vj.s, vt.len ? vt.s : "-");
-	ev_json(&ev, "skipped", sj.s, st.len ? st.s : "-");
+	ev_json(&ev, "victims", victims.s);
+	ev_json(&ev, "skipped", skipped.s);
 	ev_emit(&ev);
-	sb_free(&vj), sb_free(&vt), sb_free(&sj), sb_free(&st);
+	sb_free(&victims);
+	sb_free(&skipped);
 }
 
 /*

@@ -81,6 +81,14 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
 	sb->len += n;
 }
 
+void sb_append(struct strbuf *sb, const char *s, size_t n)
+{
+	sb_grow(sb, n);
+	memcpy(sb->s + sb->len, s, n);
+	sb->len += n;
+	sb->s[sb->len] = '\0';
+}
+
 void sb_json_str(struct strbuf *sb, const char *s)
 {
 	sb_printf(sb, "\"");

@@ -23,6 +23,7 @@
 #include <wchar.h>
 #include "config.h"
 #include "control.h"
+#include "eventlog.h"
 #include "eventring.h"
 #include "output.h"
 #include "top.h"
@@ -204,16 +205,16 @@ static void events_clear(struct top *t)
 	t->next_seq = 0;
 }
 
-/* A ring record is the JSON line, a newline, and the text line: keep the text. */
+/* Keep the record's text line, control characters blanked. */
 static int take_event(void *ctx, uint64_t seq, const char *rec, size_t len)
 {
 	struct top *t = ctx;
-	const char *nl = memchr(rec, '\n', len);
-	const char *text = nl ? nl + 1 : rec;
 	char **slot = &t->events[t->nr_events++ % EVENTS_KEPT];
+	struct strbuf text = {};
 
+	eventlog_render_text(&text, rec, eventlog_record_json_len(rec, len));
 	free(*slot);
-	*slot = strndup(text, strcspn(text, "\n"));
+	*slot = text.s;
 	for (char *p = *slot; p && *p; p++)
 		if (iscntrl((unsigned char)*p))
 			*p = ' ';
