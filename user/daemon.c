@@ -231,7 +231,7 @@ static void relieve(struct daemon *d)
 		c->ladder_done = -1;
 		if (c->state != COMP_FROZEN)
 			continue;
-		if (actuator_thaw(&d->act, c->cfg->name) == 0) {
+		if (freezer_thaw(&d->act.freezer, c->cfg->name) == 0) {
 			struct ev ev;
 
 			c->state = COMP_ACTIVE;
@@ -342,8 +342,8 @@ static int round_add(struct daemon *d, struct component *c, const struct action 
 	r->nr_jobs++;
 	if (err && job->result == JOB_RUNNING)
 		job->result = JOB_FAILED;
-	for (int i = 0; i < job->nr_fds; i++)
-		epoll_watch(d, TAG_JOB, job->fds[i], EPOLLIN);
+	for (int i = 0; i < job->nr_procs; i++)
+		epoll_watch(d, TAG_JOB, job->procs[i].fd, EPOLLIN);
 	if (a->kind == ACTION_TERM || a->kind == ACTION_KILL)
 		c->state = COMP_UNLOADING;
 	else if (c->ladder_done < (int)level)
@@ -412,8 +412,8 @@ static void round_finish(struct daemon *d)
 		else if (c && c->state == COMP_UNLOADING)
 			c->state = c->nr_procs ? COMP_ACTIVE : COMP_UNLOADED;
 		emit_result(d, job, r->rss_before[i], c ? c->rss_total : 0);
-		for (int f = 0; f < job->nr_fds; f++)
-			epoll_unwatch(d, job->fds[f]);
+		for (int f = 0; f < job->nr_procs; f++)
+			epoll_unwatch(d, job->procs[f].fd);
 		actuator_job_release(job);
 	}
 	r->active = false;
@@ -431,19 +431,20 @@ static void round_step(struct daemon *d, uint64_t now)
 		return;
 	for (int i = 0; i < r->nr_jobs; i++) {
 		struct unload_job *job = &r->jobs[i];
-		int before = job->nr_fds;
+		int before = job->nr_procs;
 
 		if (job->result == JOB_RUNNING) {
 			int fds[ACTUATOR_MAX_FDS];
 
-			memcpy(fds, job->fds, sizeof(int) * before);
+			for (int f = 0; f < before; f++)
+				fds[f] = job->procs[f].fd;
 			actuator_step(&d->act, job, now);
 			/* Stop watching pidfds the actuator let go of. */
 			for (int f = 0; f < before; f++) {
 				bool kept = false;
 
-				for (int k = 0; k < job->nr_fds; k++)
-					kept |= job->fds[k] == fds[f];
+				for (int k = 0; k < job->nr_procs; k++)
+					kept |= job->procs[k].fd == fds[f];
 				if (!kept)
 					epoll_unwatch(d, fds[f]);
 			}
@@ -743,7 +744,7 @@ static int ctl_component(struct daemon *d, const struct control_request *req, ch
 	} else if (!strcmp(req->cmd, "release")) {
 		registry_release(c);
 	} else if (!strcmp(req->cmd, "thaw")) {
-		if (actuator_thaw(&d->act, c->cfg->name)) {
+		if (freezer_thaw(&d->act.freezer, c->cfg->name)) {
 			snprintf(err, len, "%s is not frozen", c->cfg->name);
 			return -EINVAL;
 		}
@@ -1009,7 +1010,7 @@ static void shutdown_daemon(struct daemon *d)
 	/* Leave nothing frozen behind us. */
 	for (int i = 0; i < d->reg.nr_comps; i++)
 		if (d->reg.comps[i].state == COMP_FROZEN)
-			actuator_thaw(&d->act, d->reg.comps[i].cfg->name);
+			freezer_thaw(&d->act.freezer, d->reg.comps[i].cfg->name);
 	for (int i = 0; i < d->round.nr_jobs; i++)
 		actuator_job_release(&d->round.jobs[i]);
 	actuator_fini(&d->act);
@@ -1071,7 +1072,7 @@ static int start(struct daemon *d)
 	ao.dry_run = d->cfg->dry_run;
 	actuator_init(&d->act, &ao);
 	/* A previous memshed may have died with components frozen. */
-	thawed = actuator_thaw_all(&d->act);
+	thawed = freezer_thaw_all(&d->act.freezer);
 	if (thawed > 0)
 		log_info("thawed %d component(s) left frozen by a previous run", thawed);
 	registry_init(&d->reg, d->cfg, d->bpf ? &d->ld : NULL);
