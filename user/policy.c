@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The unload policy (DESIGN 6), a pure function over plain structs.
+ * The unload policy (DESIGN 6), a pure function over plain structs, and
+ * the snapshot of the registry it decides on (policy_snapshot), with the
+ * rule that a step which leaves processes running is taken once per level
+ * per episode.
  *
  * Order of victims: priority ascending (lower = less important = first;
  * DESIGN 1 follows the seed's prose, not its inverted sample sort), then
@@ -26,6 +29,7 @@
 #include <stdlib.h>
 
 #include "policy.h"
+#include "registry.h"
 
 struct order_ctx {
 	const struct policy_component *comps;
@@ -147,6 +151,41 @@ size_t policy_select_victims(const struct policy_component *comps, size_t n,
 	for (size_t i = take; i < eligible; i++)
 		set_verdict(ret_verdict, ret_order[i], VERDICT_BEYOND_MAX);
 	return take;
+}
+
+/* Acting again at the same level is pointless for a step that leaves the
+ * process running (signal, exec, freeze): once per level per episode. */
+static bool comp_loaded(const struct component *c, enum level level)
+{
+	enum action_kind k = c->cfg->ladder[level].kind;
+
+	if (c->state != COMP_ACTIVE || !c->nr_procs)
+		return false;
+	if (k == ACTION_NONE)
+		return false;
+	return !(k != ACTION_TERM && k != ACTION_KILL && c->ladder_done >= (int)level);
+}
+
+void policy_snapshot(const struct registry *reg, enum level level, uint64_t now_ns,
+		     struct policy_component *ret)
+{
+	for (int i = 0; i < reg->nr_comps; i++) {
+		const struct component *c = &reg->comps[i];
+		const struct component_config *cc = c->cfg;
+
+		ret[i] = (struct policy_component){
+			.name = cc->name,
+			.priority = cc->priority,
+			.critical = cc->critical,
+			.in_use = registry_in_use(c, now_ns),
+			.loaded = comp_loaded(c, level),
+			.prefer_larger = cc->prefer_larger,
+			.min_idle_ns = cc->has_min_idle ? cc->min_idle_ns : 0,
+			.no_min_idle = cc->has_min_idle && !cc->min_idle_ns,
+			.last_access_ns = c->last_access_ns,
+			.rss_bytes = c->rss_total,
+		};
+	}
 }
 
 const char *policy_verdict_name(enum policy_verdict v)

@@ -43,6 +43,18 @@ struct policy_params {
 	uint64_t now_ns;
 };
 
+struct registry;
+
+/*
+ * The policy's view of the registry at a level: ret[i] is reg->comps[i].
+ * A component is "loaded" (has something to act on) if it is active with
+ * live processes and its step at this level is not one it already took in
+ * this episode: a step that leaves the processes running (signal, exec,
+ * freeze) is taken once per level per episode; term and kill every time.
+ */
+void policy_snapshot(const struct registry *reg, enum level level, uint64_t now_ns,
+		     struct policy_component *ret);
+
 /*
  * Decide. @ret_order receives the indices of the victims, in unload order
  * (at most n); @ret_verdict (may be NULL) one verdict per component.

@@ -203,7 +203,7 @@ int round_add(struct daemon *d, struct component *c, enum level level)
 	if (a->kind == ACTION_TERM || a->kind == ACTION_KILL)
 		c->state = COMP_UNLOADING;
 	else if (c->ladder_done < (int)level)
-		c->ladder_done = level;	/* once per level per episode */
+		c->ladder_done = level;	/* once per level per episode: policy_snapshot */
 	c->unloaded_at_ns = now_mono_ns();
 	return err;
 }
@@ -327,7 +327,7 @@ static void decide(struct daemon *d, uint64_t now)
 
 	if (!pc || !verdict || !order)
 		goto out;
-	report_snapshot(&d->reg, d->level, now, pc);
+	policy_snapshot(&d->reg, d->level, now, pc);
 	policy_params_from_config(&params, d->cfg, d->level, now);
 	nv = policy_select_victims(pc, n, &params, order, verdict);
 	emit_candidates(d, pc, n, order, nv, verdict);
