@@ -26,7 +26,9 @@ endif
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-LIBS        := $(shell $(PKG_CONFIG) --libs libbpf inih ncursesw 2>/dev/null || echo -lbpf -linih -lncursesw) -lelf -lz -lm
+# No ncurses: `memshed top` loads it when it starts (user/top.c), so the
+# daemon, the same binary, never maps it. Its headers are needed to build.
+LIBS        := $(shell $(PKG_CONFIG) --libs libbpf inih 2>/dev/null || echo -lbpf -linih) -lelf -lz -lm
 CFLAGS      ?= -g -O2
 WARN        := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 ALL_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DMEMSHED_VERSION='"$(VERSION)"' \
