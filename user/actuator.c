@@ -68,25 +68,6 @@ static int open_verified(struct actuator *a, pid_t pid, uint32_t comp_id, struct
 	return pidref_open_verified(ret, pid, comp_id, a->opts.verify, a->opts.verify_ctx);
 }
 
-int actuator_signal(struct actuator *a, pid_t pid, uint32_t comp_id, int signo, int *ret_pidfd)
-{
-	struct pidref p;
-	int r;
-
-	if (ret_pidfd)
-		*ret_pidfd = -1;
-	r = open_verified(a, pid, comp_id, &p);
-	if (r < 0)
-		return r;
-	r = pidref_signal(&p, signo);
-	if (r == 0 && ret_pidfd) {
-		*ret_pidfd = p.fd;
-		return 0;
-	}
-	pidref_close(&p);
-	return r;
-}
-
 static void job_fail(struct unload_job *job, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

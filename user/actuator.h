@@ -75,8 +75,6 @@ int actuator_start(struct actuator *a, struct unload_job *job, const pid_t *pids
 int actuator_step(struct actuator *a, struct unload_job *job, uint64_t now_ns);
 void actuator_job_release(struct unload_job *job);	/* closes its pidfds */
 
-/* Send one signal through a verified pidfd; the only way memshed signals. */
-int actuator_signal(struct actuator *a, pid_t pid, uint32_t comp_id, int signo, int *ret_pidfd);
 const char *job_result_name(enum job_result r);
 
 #endif

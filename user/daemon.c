@@ -123,7 +123,6 @@ static void budget_push(struct daemon *d)
 void daemon_fill_report(struct daemon *d, struct report_input *in)
 {
 	d->counters.ringbuf_drops = d->bpf ? loader_drops(&d->ld) : 0;
-	d->counters.control_refused = d->ctl.refused;
 	d->counters.bpf = d->bpf;
 	d->counters.dry_run = d->cfg->dry_run;
 	*in = (struct report_input){ .cfg = d->cfg, .reg = &d->reg, .pr = &d->pr,

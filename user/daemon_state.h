@@ -33,7 +33,6 @@ struct round {
 	int nr_jobs;
 	struct unload_job jobs[MAX_ROUND_JOBS];
 	uint64_t rss_before[MAX_ROUND_JOBS];
-	uint64_t usage_before;
 	uint64_t started_ns, deadline_ns, measure_at_ns;
 	char cause[160];
 };

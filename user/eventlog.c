@@ -45,7 +45,7 @@ static const char *const type_names[] = {
 
 #define NR_TYPE_NAMES (sizeof(type_names) / sizeof(type_names[0]))
 
-const char *event_type_name(uint32_t type)
+static const char *event_type_name(uint32_t type)
 {
 	if (type < NR_TYPE_NAMES && type_names[type])
 		return type_names[type];
@@ -105,7 +105,8 @@ void eventlog_remove_sink(eventlog_sink_fn fn, void *ctx)
 	}
 }
 
-uint64_t mono_to_real_ns(uint64_t mono_ns)
+/* Wall-clock time of a CLOCK_MONOTONIC timestamp. */
+static uint64_t mono_to_real_ns(uint64_t mono_ns)
 {
 	return now_real_ns() - (now_mono_ns() - mono_ns);
 }

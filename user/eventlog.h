@@ -48,10 +48,6 @@ size_t eventlog_record_json_len(const char *rec, size_t len);
 
 /* Render and emit a kernel record; comp is the component's name or NULL. */
 void eventlog_kernel(const struct memshed_event *e, const char *comp);
-const char *event_type_name(uint32_t type);
 int event_type_parse(const char *name);	/* -1 if unknown */
-
-/* Wall-clock time of a CLOCK_MONOTONIC timestamp. */
-uint64_t mono_to_real_ns(uint64_t mono_ns);
 
 #endif

@@ -18,11 +18,6 @@ void log_setup(enum log_level max, enum output_format fmt)
 	log_format = fmt;
 }
 
-enum log_level log_max_level(void)
-{
-	return log_level_max;
-}
-
 static const char *const log_level_names[] = { "error", "warning", "info", "debug" };
 
 /* Diagnostics go to stderr: stdout carries the event stream. */

@@ -15,7 +15,6 @@ struct report_counters {
 	uint64_t kernel_oom_kills;
 	uint64_t ringbuf_drops;
 	uint64_t events;
-	uint64_t control_refused;
 	uint64_t rounds;
 	bool bpf;
 	bool dry_run;

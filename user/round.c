@@ -217,7 +217,6 @@ void round_begin(struct daemon *d, enum level level, const char *cause)
 	r->level = level;
 	r->started_ns = now_mono_ns();
 	r->deadline_ns = r->started_ns + d->cfg->round_timeout_ns;
-	r->usage_before = d->pr.usage;
 	snprintf(r->cause, sizeof(r->cause), "%s", cause);
 	d->counters.rounds++;
 }

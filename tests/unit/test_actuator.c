@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The actuator against real processes and real cgroups (root): children of
- * this test that die on SIGTERM, ignore it, record SIGUSR1, or count in
- * shared memory (to see a freeze). The verify callback accepts only pids in
+ * The actuator (job machine, pidref, freezer, hooks) against real processes
+ * and real cgroups (root): children of this test that die on SIGTERM,
+ * ignore it, record SIGUSR1, or count in shared memory (to see a freeze). The verify callback accepts only pids in
  * a test allow-list, each with a label, standing in for the loader's task
  * storage. Refusal tests use signal 0 on pid 1 and kernel threads, so a
  * regression could never hurt the host.
@@ -70,6 +70,25 @@ static bool verify_allowed(void *ctx, int pidfd, pid_t pid, uint32_t comp_id)
 		if (allowed[i].pid == pid && allowed[i].comp_id == comp_id)
 			return true;
 	return false;
+}
+
+/* One signal through a verified pidref, as every action sends them. */
+static int signal_verified(struct actuator *a, pid_t pid, uint32_t comp_id, int signo,
+			   int *ret_pidfd)
+{
+	struct pidref p;
+	int r;
+
+	if (ret_pidfd)
+		*ret_pidfd = -1;
+	r = pidref_open_verified(&p, pid, comp_id, a->opts.verify, a->opts.verify_ctx);
+	if (r == 0)
+		r = pidref_signal(&p, signo);
+	if (r == 0 && ret_pidfd)
+		*ret_pidfd = p.fd;
+	else
+		pidref_close(&p);
+	return r;
 }
 
 static uint64_t now_ns(void)
@@ -352,22 +371,22 @@ static void test_refusals(void)
 	if (kworker)
 		allow(kworker, COMP_ID);
 
-	r = actuator_signal(&a, 1, COMP_ID, 0, &fd);
+	r = signal_verified(&a, 1, COMP_ID, 0, &fd);
 	CHECK(r == -EPERM, "pid 1: %d", r);
 	CHECK(fd == -1, "pidfd returned for a refusal");
-	r = actuator_signal(&a, getpid(), COMP_ID, 0, NULL);
+	r = signal_verified(&a, getpid(), COMP_ID, 0, NULL);
 	CHECK(r == -EPERM, "self: %d", r);
-	r = actuator_signal(&a, 2, COMP_ID, 0, NULL);
+	r = signal_verified(&a, 2, COMP_ID, 0, NULL);
 	CHECK(r == -EPERM, "kthreadd: %d", r);
 	if (kworker) {
-		r = actuator_signal(&a, kworker, COMP_ID, 0, NULL);
+		r = signal_verified(&a, kworker, COMP_ID, 0, NULL);
 		CHECK(r == -EPERM, "kernel thread %d: %d", kworker, r);
 	}
-	r = actuator_signal(&a, 0, COMP_ID, 0, NULL);
+	r = signal_verified(&a, 0, COMP_ID, 0, NULL);
 	CHECK(r == -EPERM, "pid 0: %d", r);
-	r = actuator_signal(&a, -5, COMP_ID, 0, NULL);
+	r = signal_verified(&a, -5, COMP_ID, 0, NULL);
 	CHECK(r == -EPERM, "pid -5: %d", r);
-	r = actuator_signal(&a, stranger, COMP_ID, SIGTERM, NULL);
+	r = signal_verified(&a, stranger, COMP_ID, SIGTERM, NULL);
 	CHECK(r == -EPERM, "stranger: %d", r);
 	CHECK(verify_calls == 1, "verify asked %d times (only the stranger needs it)",
 	      verify_calls);
@@ -404,7 +423,7 @@ static void test_no_verify_refuses(void)
 	int r;
 
 	CHECK(actuator_init(&a, &o) == 0, "init");
-	r = actuator_signal(&a, pid, COMP_ID, SIGTERM, NULL);
+	r = signal_verified(&a, pid, COMP_ID, SIGTERM, NULL);
 	CHECK(r == -EPERM, "no verify callback: %d", r);
 	CHECK(running(pid), "killed without a verify callback");
 	kill_reap(pid);
@@ -425,7 +444,7 @@ static void test_pid_reuse(void)
 
 	init_actuator(&a, NULL, false);
 	allow(pid, COMP_ID + 1);	/* labelled, but as another component */
-	r = actuator_signal(&a, pid, COMP_ID, SIGTERM, NULL);
+	r = signal_verified(&a, pid, COMP_ID, SIGTERM, NULL);
 	CHECK(r == -EPERM, "unlabelled pid: %d", r);
 	CHECK(verify_bad_pidfd == 0, "verify got a pidfd of another pid");
 	usleep(20000);
@@ -439,7 +458,7 @@ static void test_pid_reuse(void)
 
 	kill_reap(pid);
 	allow(pid, COMP_ID);
-	r = actuator_signal(&a, pid, COMP_ID, SIGTERM, NULL);
+	r = signal_verified(&a, pid, COMP_ID, SIGTERM, NULL);
 	CHECK(r == -ESRCH, "gone pid: %d", r);
 
 	/* Every pid already gone: the component is gone, not a failure. */
