@@ -191,14 +191,15 @@ void ev_emit(struct ev *ev)
  *   an array of strings    a,b,c ("-" if empty)
  *   an object of strings   k:v,k:v ("-" if empty)
  * These are the text forms ev_* produced next to the JSON before records
- * were stored once (memshed 0.1.0 kept "json\ntext"; tests/unit/
+ * were stored once (rings of then hold "json\ntext"; tests/unit/
  * test_eventlog.c keeps that code as its reference), with one difference:
  * a duration comes from the JSON's milliseconds with three decimals, not
  * from nanoseconds, so one within half a microsecond of a display rounding
- * step shows its last digit rounded the other way (measured: 0.5% of random
- * durations of 1 ms..1 s, 0.1% below 1 ms, none above). Every view of a
- * record (stdout, followers, history) now shows the same line. A record
- * that does not parse is shown as its JSON.
+ * step shows its last digit rounded the other way (measured on random
+ * durations: 0.5% of those of 1 ms..1 s, 0.1% below 1 ms, 1 in 400,000 of
+ * 1 s..2 min, none longer). Every view of a record (stdout, followers,
+ * history) now shows the same line. A record that does not parse is shown
+ * as its JSON.
  */
 
 struct cursor {

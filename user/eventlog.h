@@ -43,7 +43,7 @@ void ev_emit(struct ev *ev);		/* to every sink, then frees */
  * is not one of ours is appended as it is. */
 void eventlog_render_text(struct strbuf *out, const char *json, size_t len);
 /* The JSON of an on-disk ring record: the whole record, or its first line
- * (memshed 0.1.0 stored "json\ntext"). */
+ * (rings written before records were stored once hold "json\ntext"). */
 size_t eventlog_record_json_len(const char *rec, size_t len);
 
 /* Render and emit a kernel record; comp is the component's name or NULL. */

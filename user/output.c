@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Log lines, string buffers, clocks and human formats. */
+/* What every module shares: log lines, string buffers, clocks, human
+ * formats of sizes and durations, and small /proc and cgroupfs reads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>

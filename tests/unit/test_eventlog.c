@@ -5,8 +5,8 @@
  * what memshed wrote before records were stored once, when ev_* built a text
  * line next to the JSON: old_text() below is that code, kept as the
  * reference, and random records of every field kind are checked against it.
- * Also: records of memshed 0.1.0 rings ("json\ntext"), and input that is not
- * a record.
+ * Also: records of rings written before ("json\ntext"), and input that is
+ * not a record.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -304,7 +304,8 @@ static void test_durations_from_microseconds(void)
 	sb_free(&got);
 }
 
-/* memshed 0.1.0 stored "json\ntext" in the ring: the JSON is the first line. */
+/* Rings written before records were stored once hold "json\ntext": the JSON
+ * is the first line. */
 static void test_old_ring_records(void)
 {
 	static const char old[] = "{\"time\":\"2024-01-02T03:04:05.678Z\",\"ts_ns\":1,"
