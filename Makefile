@@ -26,7 +26,9 @@ endif
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-LIBS        := $(shell $(PKG_CONFIG) --libs libbpf inih ncursesw 2>/dev/null || echo -lbpf -linih -lncursesw) -lelf -lz -lm
+# No ncurses: `memshed top` loads it when it starts (user/top.c), so the
+# daemon, the same binary, never maps it. Its headers are needed to build.
+LIBS        := $(shell $(PKG_CONFIG) --libs libbpf inih 2>/dev/null || echo -lbpf -linih) -lelf -lz -lm
 CFLAGS      ?= -g -O2
 WARN        := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 ALL_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -DMEMSHED_VERSION='"$(VERSION)"' \
@@ -129,7 +131,8 @@ clean:
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS     := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
-FUZZ_LIB_SRCS := user/config.c user/control.c user/output.c user/eventring.c
+FUZZ_LIB_SRCS := user/values.c user/config.c user/configcheck.c user/control.c user/output.c \
+		 user/eventring.c user/eventlog.c
 FUZZ_CFLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignorelist.txt \
 	-fno-omit-frame-pointer $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
@@ -142,7 +145,7 @@ $(OUTPUT)/fuzz:
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) tests/fuzz/coverage-ignorelist.txt \
 		$(wildcard user/*.h include/*.h tests/fuzz/*.h) | $(OUTPUT)/fuzz
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_LIB_SRCS) -linih -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_LIB_SRCS) -linih -lz -o $@
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Unload actions: term, kill, freeze/thaw, signal, exec. Every signal goes
- * through a pidfd whose process is checked to carry the component's label
- * first, so a recycled PID can never be hit, and pid 1, memshed itself and
- * kernel threads are refused outright.
+ * Unload jobs: one component's action (term, kill, freeze, signal, exec)
+ * started, stepped by the daemon's loop, and released. Every process is
+ * reached through a verified pidref (pidref.h), freezing goes through the
+ * freezer (freezer.h), exec through a hook (hook.h).
  */
 #ifndef MEMSHED_ACTUATOR_H
 #define MEMSHED_ACTUATOR_H
@@ -12,20 +12,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "config.h"
-
-/* Is the process behind pidfd labelled comp_id right now? (The loader's
- * task-storage lookup; tests pass their own.) */
-typedef bool (*actuator_verify_fn)(void *ctx, int pidfd, pid_t pid, uint32_t comp_id);
+#include "freezer.h"
+#include "pidref.h"
 
 struct actuator_opts {
-	actuator_verify_fn verify;
+	pidref_verify_fn verify;
 	void *verify_ctx;
 	const char *freezer_root;	/* NULL: found from /proc/self/mountinfo */
 	bool dry_run;
 };
 
-/* One unload in progress. The daemon polls `fds` (pidfds of the victims,
- * and of an exec hook) and calls actuator_step on any readiness and on
+/* One unload in progress. The daemon polls the pidfds of `procs` (the
+ * victims, or an exec hook) and calls actuator_step on any readiness and on
  * deadlines; the job ends when actuator_step returns 1. */
 #define ACTUATOR_MAX_FDS 256
 
@@ -46,9 +44,8 @@ struct unload_job {
 	enum level level;
 	uint64_t grace_ns, exec_timeout_ns;
 	uint64_t started_ns, deadline_ns;	/* CLOCK_MONOTONIC */
-	int nr_fds;
-	int fds[ACTUATOR_MAX_FDS];	/* pidfds being waited for */
-	pid_t pids[ACTUATOR_MAX_FDS];
+	int nr_procs;
+	struct pidref procs[ACTUATOR_MAX_FDS];	/* being waited for */
 	int nr_signalled;		/* processes actually signalled */
 	int nr_refused;			/* pids not signalled (not labelled, pid 1, self, kthread) */
 	bool escalated;
@@ -57,17 +54,14 @@ struct unload_job {
 	int hook_status;		/* exec: wait status */
 };
 
-struct actuator_state;		/* private to actuator.c */
-
 struct actuator {
 	struct actuator_opts opts;
-	char freezer_root[256];		/* memshed-owned cgroup parent ("" if none) */
-	bool freezer_v2;
-	struct actuator_state *state;	/* mounts, and where frozen pids came from */
+	struct freezer freezer;
+	bool ready;			/* actuator_init succeeded */
 };
 
 int actuator_init(struct actuator *a, const struct actuator_opts *opts);
-void actuator_fini(struct actuator *a);	/* frees a->state; frozen cgroups stay frozen */
+void actuator_fini(struct actuator *a);	/* frozen cgroups stay frozen */
 
 /*
  * Start unloading: pids are the component's processes (tgids). Returns 0
@@ -79,15 +73,8 @@ int actuator_start(struct actuator *a, struct unload_job *job, const pid_t *pids
 /* Progress a job: reap exited pidfds, escalate at the grace deadline,
  * kill a hook at its timeout. Returns 1 when the job is finished. */
 int actuator_step(struct actuator *a, struct unload_job *job, uint64_t now_ns);
-void actuator_job_release(struct unload_job *job);	/* closes fds */
+void actuator_job_release(struct unload_job *job);	/* closes its pidfds */
 
-int actuator_thaw(struct actuator *a, const char *component);
-/* Thaw every memshed-owned frozen cgroup (daemon start). Returns count. */
-int actuator_thaw_all(struct actuator *a);
-bool actuator_is_frozen(struct actuator *a, const char *component);
-
-/* Send one signal through a verified pidfd; the only way memshed signals. */
-int actuator_signal(struct actuator *a, pid_t pid, uint32_t comp_id, int signo, int *ret_pidfd);
 const char *job_result_name(enum job_result r);
 
 #endif

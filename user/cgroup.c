@@ -23,7 +23,7 @@ static void unescape_octal(char *s)
 	*d = '\0';
 }
 
-static bool has_option(const char *opts, const char *want)
+bool cgroup_has_option(const char *opts, const char *want)
 {
 	size_t len = strlen(want);
 	const char *p = opts;
@@ -69,7 +69,7 @@ int cgroup_find_mount(const char *controller, const char *under, struct cgroup_m
 		super = strtok_r(NULL, " \n", &save);
 		if (!f[0] || !f[4] || !fstype || !super)
 			continue;
-		if (controller ? strcmp(fstype, "cgroup") != 0 || !has_option(super, controller)
+		if (controller ? strcmp(fstype, "cgroup") != 0 || !cgroup_has_option(super, controller)
 			       : strcmp(fstype, "cgroup2") != 0)
 			continue;
 		unescape_octal(f[3]);

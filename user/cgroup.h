@@ -20,6 +20,8 @@ struct cgroup_mount {
  */
 int cgroup_find_mount(const char *controller, const char *under, struct cgroup_mount *ret);
 
+/* Is `want` one of the comma-separated options (a v1 mount's controllers)? */
+bool cgroup_has_option(const char *opts, const char *want);
 /* path equals dir or lies below it. */
 bool path_within(const char *path, const char *dir);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* The config map: [memshed] settings and [component NAME] sections. */
+/* The config map: [memshed] settings and [component NAME] sections
+ * (the values in them: values.h). */
 #ifndef MEMSHED_CONFIG_H
 #define MEMSHED_CONFIG_H
 
@@ -9,26 +10,15 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "values.h"
 
 #define MEMSHED_DEFAULT_CONFIG	"/etc/memshed/memshed.conf"
 #define MEMSHED_DEFAULT_EVENT_LOG "/var/lib/memshed/events.ring"
 #define CONFIG_NAME_MAX		64
-#define NR_LEVELS		4	/* low, medium, high, critical */
-
-enum level { LEVEL_LOW, LEVEL_MEDIUM, LEVEL_HIGH, LEVEL_CRITICAL };
 
 enum usage_source { USAGE_COMPONENTS, USAGE_SYSTEM, USAGE_CGROUP };
 enum rss_mode { RSS_TRACEPOINT, RSS_SAMPLE, RSS_AUTO };
 enum activity_source { ACTIVITY_SAMPLE, ACTIVITY_SCHED_SWITCH };
-
-enum action_kind { ACTION_NONE, ACTION_TERM, ACTION_KILL, ACTION_FREEZE,
-		   ACTION_SIGNAL, ACTION_EXEC };
-
-struct action {
-	enum action_kind kind;
-	int signo;		/* ACTION_SIGNAL */
-	char **argv;		/* ACTION_EXEC: NULL-terminated, no shell */
-};
 
 enum match_kind { MATCH_COMM, MATCH_EXE, MATCH_CMDLINE, MATCH_CGROUP,
 		  MATCH_PIDFILE, MATCH_USER };
@@ -141,17 +131,5 @@ void config_errors_print(FILE *f, const char *path,
 			 const struct config_errors *errs);
 void config_errors_free(struct config_errors *errs);
 void config_free(struct config *cfg);
-
-/* Value parsers, strict: the whole string must parse. 0 or -EINVAL. */
-int parse_size(const char *s, uint64_t *ret_bytes, double *ret_pct);
-int parse_duration(const char *s, uint64_t *ret_ns);
-int parse_fraction(const char *s, double *ret);	/* 0.75 or 75% */
-int parse_bool(const char *s, bool *ret);
-int parse_signal(const char *s, int *ret_signo);	/* TERM, SIGTERM, 15 */
-int parse_action(const char *s, struct action *ret);	/* term, exec:/bin/x a */
-void action_free(struct action *a);
-const char *level_name(enum level l);
-int level_parse(const char *s, enum level *ret);
-const char *action_kind_name(enum action_kind k);
 
 #endif

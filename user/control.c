@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "control.h"
+#include "eventlog.h"
 
 #define CLIENT_DEADLINE_NS	(2 * 1000000000ull)
 
@@ -436,23 +437,30 @@ static bool type_wanted(const char *types, const char *type)
 }
 
 void control_broadcast(struct control_server *s, const char *type, const char *json,
-		       const char *text)
+		       size_t len)
 {
+	struct strbuf text = {};
+
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		struct control_client *c = &s->clients[i];
-		const char *line = c->json ? json : text;
-		struct iovec iov[2] = { { (void *)line, strlen(line) }, { "\n", 1 } };
+		struct iovec iov[2] = { { (void *)json, len }, { "\n", 1 } };
 		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 		ssize_t n;
 
 		if (c->fd < 0 || !c->follow || !type_wanted(c->types, type))
 			continue;
+		if (!c->json) {
+			if (!text.s)	/* rendered once, for every text follower */
+				eventlog_render_text(&text, json, len);
+			iov[0] = (struct iovec){ text.s, text.len };
+		}
 		/* Never block the daemon on a follower: one that cannot keep
 		 * up is dropped (it can reconnect with --since). */
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n != (ssize_t)(iov[0].iov_len + 1))
 			client_drop(c);
 	}
+	sb_free(&text);
 }
 
 /* ---- client ---- */

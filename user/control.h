@@ -78,9 +78,10 @@ int control_accept(struct control_server *s, uint64_t now_ns);
 void control_on_client(struct control_server *s, int fd);
 /* Drop clients that sent no full request within the deadline. */
 void control_expire(struct control_server *s, uint64_t now_ns);
-/* Send one event record to the followers that want it. */
+/* Send one event record (JSON) to the followers that want it, as JSON or
+ * as its text line. */
 void control_broadcast(struct control_server *s, const char *type, const char *json,
-		       const char *text);
+		       size_t len);
 
 /* Client side: send one request, copy the body to out. Returns an exit code. */
 int control_call(const char *path, const char *request_json, FILE *out, FILE *err);

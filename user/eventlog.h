@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The event log: every kernel event and every decision becomes one record,
- * built once as ordered key/value fields and rendered as a text line and a
- * JSON object; sinks (stdout, the on-disk ring, live followers on the
- * control socket) receive both.
+ * a JSON object of ordered fields, handed to the sinks (stdout, the on-disk
+ * ring, live followers on the control socket). Its text line is rendered
+ * from the JSON by eventlog_render_text wherever text is wanted.
  */
 #ifndef MEMSHED_EVENTLOG_H
 #define MEMSHED_EVENTLOG_H
@@ -15,13 +15,11 @@
 
 struct ev {
 	struct strbuf json;
-	struct strbuf text;
 	const char *type;
 };
 
-/* A record's two renderings, handed to each sink. */
-typedef void (*eventlog_sink_fn)(void *ctx, const char *type, const char *json,
-				 const char *text);
+/* A record (its JSON, len bytes, NUL-terminated), handed to each sink. */
+typedef void (*eventlog_sink_fn)(void *ctx, const char *type, const char *json, size_t len);
 
 void eventlog_setup(enum output_format stdout_format, bool to_stdout);
 int eventlog_add_sink(eventlog_sink_fn fn, void *ctx);
@@ -31,18 +29,25 @@ void ev_begin(struct ev *ev, const char *type, uint64_t ts_mono_ns);
 void ev_str(struct ev *ev, const char *key, const char *v);
 void ev_int(struct ev *ev, const char *key, int64_t v);
 void ev_float(struct ev *ev, const char *key, double v);
-void ev_dur(struct ev *ev, const char *key, uint64_t ns);	/* KEY_ms in JSON */
-void ev_bytes(struct ev *ev, const char *key, int64_t bytes);	/* KEY_bytes in JSON */
-/* A field given as ready JSON (array/object) and its text form. */
-void ev_json(struct ev *ev, const char *key, const char *json, const char *text);
+/*
+ * KEY_ms and KEY_bytes in JSON, a duration and a size in text: so no other
+ * field may have a key ending in _ms or _bytes.
+ */
+void ev_dur(struct ev *ev, const char *key, uint64_t ns);
+void ev_bytes(struct ev *ev, const char *key, int64_t bytes);
+/* A field given as ready JSON: an array or object of strings. */
+void ev_json(struct ev *ev, const char *key, const char *json);
 void ev_emit(struct ev *ev);		/* to every sink, then frees */
+
+/* Append the text line of a record to out (NUL-terminated); a record that
+ * is not one of ours is appended as it is. */
+void eventlog_render_text(struct strbuf *out, const char *json, size_t len);
+/* The JSON of an on-disk ring record: the whole record, or its first line
+ * (rings written before records were stored once hold "json\ntext"). */
+size_t eventlog_record_json_len(const char *rec, size_t len);
 
 /* Render and emit a kernel record; comp is the component's name or NULL. */
 void eventlog_kernel(const struct memshed_event *e, const char *comp);
-const char *event_type_name(uint32_t type);
 int event_type_parse(const char *name);	/* -1 if unknown */
-
-/* Wall-clock time of a CLOCK_MONOTONIC timestamp. */
-uint64_t mono_to_real_ns(uint64_t mono_ns);
 
 #endif

@@ -12,7 +12,7 @@
  *     wrap marker  {u32 magic "WRAP", u32 0, u64 seq, u32 crc, u32 0}: the
  *                  rest of this lap is unused, the next item is at offset 0.
  *                  Fewer than 24 bytes left before the end wrap implicitly.
- *   crc is CRC-32 (IEEE) of seq, len and the payload.
+ *   crc is CRC-32 (IEEE, zlib's crc32()) of seq, len and the payload.
  *
  * head and tail are not offsets but stream positions: byte counts since the
  * ring was created that only grow (offset = position % D). Each is one
@@ -48,6 +48,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "eventring.h"
 
@@ -99,32 +100,16 @@ struct eventring {
 
 enum { ITEM_BAD, ITEM_RECORD, ITEM_WRAP };
 
-/* CRC-32 (IEEE, as zlib), four bits at a time: a 16-entry table, no init. */
-static uint32_t crc32_update(uint32_t crc, const void *p, size_t n)
-{
-	static const uint32_t t[16] = {
-		0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
-		0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
-		0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-		0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-	};
-	const uint8_t *b = p;
-
-	crc = ~crc;
-	while (n--) {
-		crc ^= *b++;
-		crc = (crc >> 4) ^ t[crc & 15];
-		crc = (crc >> 4) ^ t[crc & 15];
-	}
-	return ~crc;
-}
-
+/* crc32(crc, NULL, 0) returns 0, not crc (zlib's way to get the initial
+ * value): the wrap marker's empty payload is skipped. */
 static uint32_t rec_crc(uint64_t seq, uint32_t len, const void *payload)
 {
-	uint32_t crc = crc32_update(0, &seq, sizeof(seq));
+	uLong crc = crc32(0L, (const Bytef *)&seq, sizeof(seq));
 
-	crc = crc32_update(crc, &len, sizeof(len));
-	return crc32_update(crc, payload, len);
+	crc = crc32(crc, (const Bytef *)&len, sizeof(len));
+	if (len)
+		crc = crc32(crc, payload, len);
+	return crc;
 }
 
 static uint64_t rec_size(uint64_t len)

@@ -310,18 +310,21 @@ static bool event_recent(const struct events_opts *o, const char *json)
 	return (uint64_t)(o->now - timegm(&tm)) * 1000000000ull <= o->since_ns;
 }
 
-/* A ring record is the JSON line, a newline, and the text line. */
 static int print_record(void *ctx, uint64_t seq, const char *rec, size_t len)
 {
 	const struct events_opts *o = ctx;
-	const char *nl = memchr(rec, '\n', len);
-	char *json = strndup(rec, nl ? (size_t)(nl - rec) : len);
+	size_t n = eventlog_record_json_len(rec, len);
+	struct strbuf text = {};
+	char *json = strndup(rec, n);
 
 	if (json && event_type_ok(o, json) && event_recent(o, json)) {
-		if (o->json || !nl)
+		if (o->json) {
 			printf("%s\n", json);
-		else
-			printf("%.*s\n", (int)(len - (nl + 1 - rec)), nl + 1);
+		} else {
+			eventlog_render_text(&text, json, n);
+			printf("%s\n", text.s);
+			sb_free(&text);
+		}
 	}
 	free(json);
 	return 0;

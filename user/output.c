@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Log lines, string buffers, clocks and human formats. */
+/* What every module shares: log lines, string buffers, clocks, human
+ * formats of sizes and durations, and small /proc and cgroupfs reads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,11 +17,6 @@ void log_setup(enum log_level max, enum output_format fmt)
 {
 	log_level_max = max;
 	log_format = fmt;
-}
-
-enum log_level log_max_level(void)
-{
-	return log_level_max;
 }
 
 static const char *const log_level_names[] = { "error", "warning", "info", "debug" };
@@ -79,6 +75,14 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
 	vsnprintf(sb->s + sb->len, sb->cap - sb->len, fmt, ap);
 	va_end(ap);
 	sb->len += n;
+}
+
+void sb_append(struct strbuf *sb, const char *s, size_t n)
+{
+	sb_grow(sb, n);
+	memcpy(sb->s + sb->len, s, n);
+	sb->len += n;
+	sb->s[sb->len] = '\0';
 }
 
 void sb_json_str(struct strbuf *sb, const char *s)

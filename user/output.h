@@ -14,7 +14,6 @@ enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 enum output_format { FORMAT_TEXT, FORMAT_JSON };
 
 void log_setup(enum log_level max, enum output_format fmt);
-enum log_level log_max_level(void);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define log_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
@@ -29,6 +28,7 @@ struct strbuf {
 };
 void sb_printf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void sb_append(struct strbuf *sb, const char *s, size_t n);
 void sb_json_str(struct strbuf *sb, const char *s);	/* quoted, escaped */
 void sb_reset(struct strbuf *sb);
 void sb_free(struct strbuf *sb);

@@ -43,10 +43,23 @@ struct policy_params {
 	uint64_t now_ns;
 };
 
+struct registry;
+
+/*
+ * The policy's view of the registry at a level: ret[i] is reg->comps[i].
+ * A component is "loaded" (has something to act on) if it is active with
+ * live processes and its step at this level is not one it already took in
+ * this episode: a step that leaves the processes running (signal, exec,
+ * freeze) is taken once per level per episode; term and kill every time.
+ */
+void policy_snapshot(const struct registry *reg, enum level level, uint64_t now_ns,
+		     struct policy_component *ret);
+
 /*
  * Decide. @ret_order receives the indices of the victims, in unload order
  * (at most n); @ret_verdict (may be NULL) one verdict per component.
- * Returns the number of victims. O(n log n); allocates nothing.
+ * Returns the number of victims. O(n log n) (qsort_r: glibc may allocate
+ * a scratch buffer, and sorts in place if it cannot).
  */
 size_t policy_select_victims(const struct policy_component *comps, size_t n,
 			     const struct policy_params *p, size_t *ret_order,

@@ -9,41 +9,6 @@
 #include "report.h"
 #include "actuator.h"
 
-/* Acting again at the same level is pointless for a step that leaves the
- * process running (signal, exec, freeze): once per level per episode. */
-static bool comp_loaded(const struct component *c, enum level level)
-{
-	enum action_kind k = c->cfg->ladder[level].kind;
-
-	if (c->state != COMP_ACTIVE || !c->nr_procs)
-		return false;
-	if (k == ACTION_NONE)
-		return false;
-	return !(k != ACTION_TERM && k != ACTION_KILL && c->ladder_done >= (int)level);
-}
-
-void report_snapshot(struct registry *reg, enum level level, uint64_t now_ns,
-		     struct policy_component *ret)
-{
-	for (int i = 0; i < reg->nr_comps; i++) {
-		const struct component *c = &reg->comps[i];
-		const struct component_config *cc = c->cfg;
-
-		ret[i] = (struct policy_component){
-			.name = cc->name,
-			.priority = cc->priority,
-			.critical = cc->critical,
-			.in_use = registry_in_use(c, now_ns),
-			.loaded = comp_loaded(c, level),
-			.prefer_larger = cc->prefer_larger,
-			.min_idle_ns = cc->has_min_idle ? cc->min_idle_ns : 0,
-			.no_min_idle = cc->has_min_idle && !cc->min_idle_ns,
-			.last_access_ns = c->last_access_ns,
-			.rss_bytes = c->rss_total,
-		};
-	}
-}
-
 /* Place of each component in the unload order at a level (0: not a victim). */
 static size_t *unload_places(const struct report_input *in, enum level level,
 			     enum policy_verdict *verdict)
@@ -59,7 +24,7 @@ static size_t *unload_places(const struct report_input *in, enum level level,
 		free(pc), free(order), free(place);
 		return NULL;
 	}
-	report_snapshot(in->reg, level, in->now_ns, pc);
+	policy_snapshot(in->reg, level, in->now_ns, pc);
 	policy_params_from_config(&p, in->cfg, level, in->now_ns);
 	nv = policy_select_victims(pc, n, &p, order, verdict);
 	for (size_t i = 0; i < nv; i++)

@@ -15,7 +15,6 @@ struct report_counters {
 	uint64_t kernel_oom_kills;
 	uint64_t ringbuf_drops;
 	uint64_t events;
-	uint64_t control_refused;
 	uint64_t rounds;
 	bool bpf;
 	bool dry_run;
@@ -29,10 +28,6 @@ struct report_input {
 	uint64_t now_ns;
 	uint64_t started_ns;
 };
-
-/* Snapshot the registry for the policy: comps[i] <-> reg->comps[i]. */
-void report_snapshot(struct registry *reg, enum level level, uint64_t now_ns,
-		     struct policy_component *ret);
 
 void report_status(struct strbuf *sb, const struct report_input *in, const char *format);
 void report_explain(struct strbuf *sb, const struct report_input *in, int only_level,

@@ -6,15 +6,21 @@
  * usage gauge, PSI with a sparkline of its recent history, the components in
  * unload order (or by RSS, idle time, name) and the latest events.
  * --once prints one frame as plain text, without curses, for scripts.
+ *
+ * ncurses is loaded (dlopen) when the live view starts, never linked: top
+ * is a verb of the daemon's binary, and the daemon must not carry curses
+ * in its resident set. curses.h gives only types and constants here.
  */
 #include <ctype.h>
 #include <curses.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,7 @@
 #include <wchar.h>
 #include "config.h"
 #include "control.h"
+#include "eventlog.h"
 #include "eventring.h"
 #include "output.h"
 #include "top.h"
@@ -79,6 +86,71 @@ struct top {
 };
 
 static volatile sig_atomic_t stop_requested;
+
+/* ---- ncurses, loaded by name ---- */
+
+#define CURSES_LIB	"libncursesw.so.6"
+
+/* The functions the live view uses; the w* forms, as curses.h makes the
+ * others macros over stdscr. */
+static struct curses {
+	void *lib;
+	WINDOW **stdscr;
+	int *lines, *cols;
+	SCREEN *(*newterm)(const char *type, FILE *out, FILE *in);
+	int (*cbreak)(void);
+	int (*noecho)(void);
+	int (*endwin)(void);
+	int (*curs_set)(int visibility);
+	int (*keypad)(WINDOW *w, bool on);
+	bool (*has_colors)(void);
+	int (*start_color)(void);
+	int (*use_default_colors)(void);
+	int (*init_pair)(short pair, short fg, short bg);
+	int (*werase)(WINDOW *w);
+	int (*wrefresh)(WINDOW *w);
+	int (*wgetch)(WINDOW *w);
+	void (*wtimeout)(WINDOW *w, int ms);
+	int (*wattrset)(WINDOW *w, int attrs);
+	int (*wmove)(WINDOW *w, int y, int x);
+	int (*waddnstr)(WINDOW *w, const char *s, int n);
+	int (*wchgat)(WINDOW *w, int n, attr_t attrs, short pair, const void *opts);
+} nc;
+
+/* 0, or -1 with why in err. */
+static int curses_load(char *err, size_t len)
+{
+#define SYM(name, field) { name, offsetof(struct curses, field) }
+	static const struct { const char *name; size_t off; } syms[] = {
+		SYM("stdscr", stdscr), SYM("LINES", lines), SYM("COLS", cols),
+		SYM("newterm", newterm), SYM("cbreak", cbreak), SYM("noecho", noecho),
+		SYM("endwin", endwin), SYM("curs_set", curs_set), SYM("keypad", keypad),
+		SYM("has_colors", has_colors), SYM("start_color", start_color),
+		SYM("use_default_colors", use_default_colors), SYM("init_pair", init_pair),
+		SYM("werase", werase), SYM("wrefresh", wrefresh), SYM("wgetch", wgetch),
+		SYM("wtimeout", wtimeout), SYM("wattrset", wattrset), SYM("wmove", wmove),
+		SYM("waddnstr", waddnstr), SYM("wchgat", wchgat),
+	};
+#undef SYM
+	void *p;
+
+	nc.lib = dlopen(CURSES_LIB, RTLD_NOW | RTLD_LOCAL);
+	if (!nc.lib) {
+		snprintf(err, len, "%s", dlerror());
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		p = dlsym(nc.lib, syms[i].name);
+		if (!p) {
+			snprintf(err, len, "%s: no %s", CURSES_LIB, syms[i].name);
+			dlclose(nc.lib);
+			nc.lib = NULL;
+			return -1;
+		}
+		memcpy((char *)&nc + syms[i].off, &p, sizeof(p));	/* POSIX: a void * holds a function */
+	}
+	return 0;
+}
 
 static void on_signal(int sig)
 {
@@ -204,16 +276,16 @@ static void events_clear(struct top *t)
 	t->next_seq = 0;
 }
 
-/* A ring record is the JSON line, a newline, and the text line: keep the text. */
+/* Keep the record's text line, control characters blanked. */
 static int take_event(void *ctx, uint64_t seq, const char *rec, size_t len)
 {
 	struct top *t = ctx;
-	const char *nl = memchr(rec, '\n', len);
-	const char *text = nl ? nl + 1 : rec;
 	char **slot = &t->events[t->nr_events++ % EVENTS_KEPT];
+	struct strbuf text = {};
 
+	eventlog_render_text(&text, rec, eventlog_record_json_len(rec, len));
 	free(*slot);
-	*slot = strndup(text, strcspn(text, "\n"));
+	*slot = text.s;
 	for (char *p = *slot; p && *p; p++)
 		if (iscntrl((unsigned char)*p))
 			*p = ' ';
@@ -314,11 +386,15 @@ static void put(struct frame *f, attr_t attr, const char *fmt, ...)
 	if (!f->curses) {
 		puts(buf);
 	} else if (f->y < f->rows) {
-		attrset(attr);
-		mvaddnstr(f->y, 0, buf, fit_bytes(buf, f->cols));
-		if (attr & A_REVERSE)	/* a bar across the screen */
-			mvchgat(f->y, 0, -1, attr & ~A_COLOR, PAIR_NUMBER(attr), NULL);
-		attrset(A_NORMAL);
+		WINDOW *w = *nc.stdscr;
+
+		nc.wattrset(w, attr);
+		if (nc.wmove(w, f->y, 0) != ERR)
+			nc.waddnstr(w, buf, fit_bytes(buf, f->cols));
+		/* a bar across the screen */
+		if ((attr & A_REVERSE) && nc.wmove(w, f->y, 0) != ERR)
+			nc.wchgat(w, -1, attr & ~A_COLOR, PAIR_NUMBER(attr), NULL);
+		nc.wattrset(w, A_NORMAL);
 	}
 	f->y++;
 }
@@ -327,7 +403,7 @@ static attr_t level_attr(const char *level)
 {
 	int pair = !strcmp(level, "low") ? 1 : !strcmp(level, "medium") ? 2 : 3;
 
-	if (!has_colors())
+	if (!nc.has_colors())
 		return pair == 1 ? A_NORMAL : A_BOLD;
 	return COLOR_PAIR(pair) | (pair == 3 ? A_BOLD : 0);
 }
@@ -549,18 +625,18 @@ static void catch_signals(void)
 
 static bool screen_start(void)
 {
-	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO) || !newterm(NULL, stdout, stdin))
+	if (!nc.newterm(NULL, stdout, stdin))
 		return false;
-	cbreak();
-	noecho();
-	curs_set(0);
-	keypad(stdscr, TRUE);
-	if (has_colors()) {
-		start_color();
-		use_default_colors();
-		init_pair(1, COLOR_GREEN, -1);
-		init_pair(2, COLOR_YELLOW, -1);
-		init_pair(3, COLOR_RED, -1);
+	nc.cbreak();
+	nc.noecho();
+	nc.curs_set(0);
+	nc.keypad(*nc.stdscr, TRUE);
+	if (nc.has_colors()) {
+		nc.start_color();
+		nc.use_default_colors();
+		nc.init_pair(1, COLOR_GREEN, -1);
+		nc.init_pair(2, COLOR_YELLOW, -1);
+		nc.init_pair(3, COLOR_RED, -1);
 	}
 	return true;
 }
@@ -586,14 +662,26 @@ static int run_screen(struct top *t)
 {
 	uint64_t next = 0;
 	bool go = true;
+	char err[256];
 
 	catch_signals();
-	if (!screen_start()) {
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "memshed: top needs a terminal (try --once)\n");
 		return EXIT_FAILURE_;
 	}
+	if (curses_load(err, sizeof(err))) {
+		fprintf(stderr, "memshed: top needs ncurses (%s; Debian: libncursesw6): %s "
+			"(try --once)\n", CURSES_LIB, err);
+		return EXIT_FAILURE_;
+	}
+	if (!screen_start()) {
+		fprintf(stderr, "memshed: top needs a terminal (try --once)\n");
+		dlclose(nc.lib);
+		return EXIT_FAILURE_;
+	}
 	while (go && !stop_requested) {
-		struct frame f = { .curses = true, .rows = LINES, .cols = COLS };
+		struct frame f = { .curses = true, .rows = *nc.lines, .cols = *nc.cols };
+		WINDOW *w = *nc.stdscr;
 		uint64_t now = now_mono_ns();
 
 		if (now >= next) {
@@ -601,13 +689,14 @@ static int run_screen(struct top *t)
 			refresh_data(t);
 			now = now_mono_ns();
 		}
-		erase();
+		nc.werase(w);
 		draw(&f, t);
-		refresh();
-		timeout(now >= next ? 0 : (int)((next - now + 999999) / 1000000));
-		go = handle_key(t, getch(), &next);
+		nc.wrefresh(w);
+		nc.wtimeout(w, now >= next ? 0 : (int)((next - now + 999999) / 1000000));
+		go = handle_key(t, nc.wgetch(w), &next);
 	}
-	endwin();
+	nc.endwin();
+	dlclose(nc.lib);
 	return EXIT_OK;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * libFuzzer target: the config parser (user/config.c) on arbitrary bytes.
- * config_load_buffer must not crash, leak or read out of bounds whatever the
+ * libFuzzer target: the config parser (user/config.c, configcheck.c) on
+ * arbitrary bytes. config_load_buffer must not crash, leak or read out of bounds whatever the
  * file holds, and what it returns must be consistent: 0 with a config and
  * no errors, or -EINVAL with at least one error, each with a line inside the
  * input and a NUL-terminated message.

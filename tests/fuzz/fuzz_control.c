@@ -144,7 +144,7 @@ static void check_server(const uint8_t *data, size_t size)
 		control_on_client(&server, sfd);
 	}
 	if (slot_of(sfd) && c->follow)
-		control_broadcast(&server, "level", "{\"type\":\"level\"}", "level high");
+		control_broadcast(&server, "level", "{\"type\":\"level\"}", 16);
 	shutdown(cfd, SHUT_WR);
 	/* The hang-up: a follower or a client with half a request is dropped. */
 	if (slot_of(sfd))

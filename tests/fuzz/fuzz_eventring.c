@@ -16,7 +16,9 @@
  *                 with are the fuzzer's (and wrap-around is reached)
  * Then, on that file:
  *   1. eventring_open_read + eventring_for_each from seq 0 and from a seq in
- *      the middle: records come out with increasing seqs, NUL-terminated;
+ *      the middle: records come out with increasing seqs, NUL-terminated,
+ *      and each is rendered as its text line (eventlog_render_text, as
+ *      `memshed events` and `memshed top` do);
  *   2. eventring_open (the writer's recovery) + eventring_for_each, then
  *      eventring_append of a few records, two of half the ring each: every
  *      append must succeed, get the next seq and be the last record a walk
@@ -33,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eventlog.h"
 #include "eventring.h"
 #include "fuzz_tmpdir.h"
 
@@ -51,9 +54,16 @@ static int on_record(void *ctx, uint64_t seq, const char *json, size_t len)
 {
 	struct walk *w = ctx;
 
+	struct strbuf text = {};
+
 	/* Seqs increase and respect FROM; the copy is NUL-terminated. */
 	if (seq <= w->prev || seq < w->from || json[len] != '\0')
 		abort();
+	/* Whatever the record holds, it renders to a line (itself, if junk). */
+	eventlog_render_text(&text, json, eventlog_record_json_len(json, len));
+	if (!text.s || strlen(text.s) != text.len)
+		abort();
+	sb_free(&text);
 	w->prev = w->last = seq;
 	w->n++;
 	w->last_len = len;

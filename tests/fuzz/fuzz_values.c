@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * libFuzzer target: the value parsers of user/config.h, each fed a
+ * libFuzzer target: the value parsers of user/values.h, each fed a
  * NUL-terminated copy of the input: parse_size (with and without a share of
  * RAM), parse_duration, parse_fraction, parse_bool, parse_signal,
  * parse_action (+ action_free) and level_parse. Besides memory errors and
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "values.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	memset(&a, 0, sizeof(a));
-	switch (parse_action(s, &a)) {
+	switch (parse_action(s, &a, NULL)) {
 	case 0:
 		if (a.kind == ACTION_EXEC) {
 			if (!a.argv || !a.argv[0] || a.argv[0][0] != '/')

@@ -2,7 +2,8 @@
 # `memshed top`: without a daemon --once exits 3; with one, --once prints the
 # level and the components table, and the live view (under tmux) shows the
 # level and the component, cycles the sort on s, reports a daemon that went
-# away, quits on q and ends on SIGTERM.
+# away, quits on q and ends on SIGTERM. ncurses is loaded by top alone: the
+# binary does not link it and the daemon does not map it.
 . "$(dirname "$0")/../lib/common.sh"
 require_root
 [[ -x $MEMSHED ]] || skip_all "$MEMSHED is not built (run make)"
@@ -42,8 +43,13 @@ no_daemon() {
 }
 check top_once_no_daemon no_daemon
 
+# ---- ncurses stays out of the daemon
+
+check binary_does_not_link_ncurses bash -c "! ldd '$MEMSHED' | grep -q curses"
+
 daemon_start "$conf" || exit 1
 daemon_wait_ready || exit 1
+check daemon_does_not_map_ncurses bash -c "! grep -q curses /proc/$DAEMON_PID/maps"
 
 # ---- --once
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The actuator against real processes and real cgroups (root): children of
- * this test that die on SIGTERM, ignore it, record SIGUSR1, or count in
- * shared memory (to see a freeze). The verify callback accepts only pids in
+ * The actuator (job machine, pidref, freezer, hooks) against real processes
+ * and real cgroups (root): children of this test that die on SIGTERM,
+ * ignore it, record SIGUSR1, or count in shared memory (to see a freeze). The verify callback accepts only pids in
  * a test allow-list, each with a label, standing in for the loader's task
  * storage. Refusal tests use signal 0 on pid 1 and kernel threads, so a
  * regression could never hurt the host.
@@ -70,6 +70,25 @@ static bool verify_allowed(void *ctx, int pidfd, pid_t pid, uint32_t comp_id)
 		if (allowed[i].pid == pid && allowed[i].comp_id == comp_id)
 			return true;
 	return false;
+}
+
+/* One signal through a verified pidref, as every action sends them. */
+static int signal_verified(struct actuator *a, pid_t pid, uint32_t comp_id, int signo,
+			   int *ret_pidfd)
+{
+	struct pidref p;
+	int r;
+
+	if (ret_pidfd)
+		*ret_pidfd = -1;
+	r = pidref_open_verified(&p, pid, comp_id, a->opts.verify, a->opts.verify_ctx);
+	if (r == 0)
+		r = pidref_signal(&p, signo);
+	if (r == 0 && ret_pidfd)
+		*ret_pidfd = p.fd;
+	else
+		pidref_close(&p);
+	return r;
 }
 
 static uint64_t now_ns(void)
@@ -184,9 +203,9 @@ static int run_job(struct actuator *a, struct unload_job *job)
 	while ((r = actuator_step(a, job, now_ns())) == 0 && now_ns() < give_up) {
 		int64_t wait_ms = ((int64_t)job->deadline_ns - (int64_t)now_ns()) / (int64_t)MS + 1;
 
-		for (int i = 0; i < job->nr_fds; i++)
-			p[i] = (struct pollfd){ .fd = job->fds[i], .events = POLLIN };
-		poll(p, job->nr_fds, wait_ms > 0 ? wait_ms : 0);
+		for (int i = 0; i < job->nr_procs; i++)
+			p[i] = (struct pollfd){ .fd = job->procs[i].fd, .events = POLLIN };
+		poll(p, job->nr_procs, wait_ms > 0 ? wait_ms : 0);
 	}
 	return r;
 }
@@ -216,12 +235,12 @@ static void test_term_exits(void)
 	job_init(&job, ACTION_TERM, 5000 * MS);
 	r = actuator_start(&a, &job, &pid, 1, 0, now_ns());
 	CHECK(r == 0, "start: %s (%s)", strerror(-r), job.error);
-	CHECK(job.nr_signalled == 1 && job.nr_fds == 1, "signalled %d fds %d", job.nr_signalled,
-	      job.nr_fds);
+	CHECK(job.nr_signalled == 1 && job.nr_procs == 1, "signalled %d fds %d", job.nr_signalled,
+	      job.nr_procs);
 	CHECK(run_job(&a, &job) == 1, "job did not end");
 	CHECK(job.result == JOB_EXITED, "result %s", job_result_name(job.result));
 	CHECK(!job.escalated, "escalated");
-	CHECK(job.nr_fds == 0, "fds left: %d", job.nr_fds);
+	CHECK(job.nr_procs == 0, "fds left: %d", job.nr_procs);
 	CHECK(verify_bad_pidfd == 0, "verify got a pidfd of another pid");
 	status = reap(pid);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status %#x", status);
@@ -291,7 +310,7 @@ static void test_signal_delivered(void)
 	job.action.signo = SIGUSR1;
 	CHECK(actuator_start(&a, &job, &pid, 1, 0, now_ns()) == 0, "start: %s", job.error);
 	CHECK(job.result == JOB_SIGNALLED, "result %s", job_result_name(job.result));
-	CHECK(job.nr_fds == 0, "signal job keeps %d fds", job.nr_fds);
+	CHECK(job.nr_procs == 0, "signal job keeps %d fds", job.nr_procs);
 	CHECK(actuator_step(&a, &job, now_ns()) == 1, "signal job not finished");
 	CHECK(poll(&p, 1, 2000) == 1 && read(report, &c, 1) == 1 && c == 'U',
 	      "child did not see SIGUSR1");
@@ -352,22 +371,22 @@ static void test_refusals(void)
 	if (kworker)
 		allow(kworker, COMP_ID);
 
-	r = actuator_signal(&a, 1, COMP_ID, 0, &fd);
+	r = signal_verified(&a, 1, COMP_ID, 0, &fd);
 	CHECK(r == -EPERM, "pid 1: %d", r);
 	CHECK(fd == -1, "pidfd returned for a refusal");
-	r = actuator_signal(&a, getpid(), COMP_ID, 0, NULL);
+	r = signal_verified(&a, getpid(), COMP_ID, 0, NULL);
 	CHECK(r == -EPERM, "self: %d", r);
-	r = actuator_signal(&a, 2, COMP_ID, 0, NULL);
+	r = signal_verified(&a, 2, COMP_ID, 0, NULL);
 	CHECK(r == -EPERM, "kthreadd: %d", r);
 	if (kworker) {
-		r = actuator_signal(&a, kworker, COMP_ID, 0, NULL);
+		r = signal_verified(&a, kworker, COMP_ID, 0, NULL);
 		CHECK(r == -EPERM, "kernel thread %d: %d", kworker, r);
 	}
-	r = actuator_signal(&a, 0, COMP_ID, 0, NULL);
+	r = signal_verified(&a, 0, COMP_ID, 0, NULL);
 	CHECK(r == -EPERM, "pid 0: %d", r);
-	r = actuator_signal(&a, -5, COMP_ID, 0, NULL);
+	r = signal_verified(&a, -5, COMP_ID, 0, NULL);
 	CHECK(r == -EPERM, "pid -5: %d", r);
-	r = actuator_signal(&a, stranger, COMP_ID, SIGTERM, NULL);
+	r = signal_verified(&a, stranger, COMP_ID, SIGTERM, NULL);
 	CHECK(r == -EPERM, "stranger: %d", r);
 	CHECK(verify_calls == 1, "verify asked %d times (only the stranger needs it)",
 	      verify_calls);
@@ -379,7 +398,7 @@ static void test_refusals(void)
 	CHECK(job.nr_refused == 4 && job.nr_signalled == 0, "refused %d signalled %d",
 	      job.nr_refused, job.nr_signalled);
 	CHECK(strstr(job.error, "could be signalled (4 refused)") != NULL, "error: %s", job.error);
-	CHECK(job.nr_fds == 0, "fds %d", job.nr_fds);
+	CHECK(job.nr_procs == 0, "fds %d", job.nr_procs);
 
 	/* Freezing a stranger is as bad as killing it. */
 	job_init(&job, ACTION_FREEZE, 0);
@@ -387,8 +406,8 @@ static void test_refusals(void)
 	CHECK(r < 0 && job.result == JOB_FAILED && job.nr_refused == 1,
 	      "freeze of a stranger: %d %s refused %d", r, job_result_name(job.result),
 	      job.nr_refused);
-	CHECK(!actuator_is_frozen(&a, job.component), "stranger's cgroup frozen");
-	rmdir(a.freezer_root);	/* the memshed parent, if this test created it (EBUSY if in use) */
+	CHECK(!freezer_is_frozen(&a.freezer, job.component), "stranger's cgroup frozen");
+	rmdir(a.freezer.root);	/* the memshed parent, if this test created it (EBUSY if in use) */
 
 	usleep(50000);
 	CHECK(running(stranger), "stranger was killed");
@@ -404,7 +423,7 @@ static void test_no_verify_refuses(void)
 	int r;
 
 	CHECK(actuator_init(&a, &o) == 0, "init");
-	r = actuator_signal(&a, pid, COMP_ID, SIGTERM, NULL);
+	r = signal_verified(&a, pid, COMP_ID, SIGTERM, NULL);
 	CHECK(r == -EPERM, "no verify callback: %d", r);
 	CHECK(running(pid), "killed without a verify callback");
 	kill_reap(pid);
@@ -425,7 +444,7 @@ static void test_pid_reuse(void)
 
 	init_actuator(&a, NULL, false);
 	allow(pid, COMP_ID + 1);	/* labelled, but as another component */
-	r = actuator_signal(&a, pid, COMP_ID, SIGTERM, NULL);
+	r = signal_verified(&a, pid, COMP_ID, SIGTERM, NULL);
 	CHECK(r == -EPERM, "unlabelled pid: %d", r);
 	CHECK(verify_bad_pidfd == 0, "verify got a pidfd of another pid");
 	usleep(20000);
@@ -439,7 +458,7 @@ static void test_pid_reuse(void)
 
 	kill_reap(pid);
 	allow(pid, COMP_ID);
-	r = actuator_signal(&a, pid, COMP_ID, SIGTERM, NULL);
+	r = signal_verified(&a, pid, COMP_ID, SIGTERM, NULL);
 	CHECK(r == -ESRCH, "gone pid: %d", r);
 
 	/* Every pid already gone: the component is gone, not a failure. */
@@ -484,7 +503,7 @@ static void test_dry_run(void)
 	CHECK(running(pid), "dry run killed");
 	job_init(&job, ACTION_FREEZE, 0);
 	CHECK(actuator_start(&a, &job, &pid, 1, 0, now_ns()) == 0, "freeze start");
-	CHECK(!actuator_is_frozen(&a, job.component), "dry run froze");
+	CHECK(!freezer_is_frozen(&a.freezer, job.component), "dry run froze");
 	kill_reap(pid);
 	actuator_fini(&a);
 }
@@ -585,8 +604,8 @@ static void freeze_case(const char *mnt, bool v2)
 
 	snprintf(root, sizeof(root), "%s/acttest-%d", mnt, getpid());
 	init_actuator(&a, root, false);
-	CHECK(a.freezer_v2 == v2, "%s judged %s", root, a.freezer_v2 ? "cgroup2" : "v1");
-	CHECK(!strcmp(a.freezer_root, root), "freezer_root %s", a.freezer_root);
+	CHECK(a.freezer.v2 == v2, "%s judged %s", root, a.freezer.v2 ? "cgroup2" : "v1");
+	CHECK(!strcmp(a.freezer.root, root), "freezer_root %s", a.freezer.root);
 	allow(pids[0], COMP_ID);	/* pids[1] is a stranger */
 	job_init(&job, ACTION_FREEZE, 0);
 	snprintf(dir, sizeof(dir), "%s/%s", root, job.component);
@@ -601,26 +620,26 @@ static void freeze_case(const char *mnt, bool v2)
 	CHECK(job.nr_signalled == 1 && job.nr_refused == 1, "moved %d refused %d",
 	      job.nr_signalled, job.nr_refused);
 	CHECK(file_has(events, v2 ? "frozen 1" : "FROZEN"), "%s not frozen", events);
-	CHECK(actuator_is_frozen(&a, job.component), "is_frozen false");
+	CHECK(freezer_is_frozen(&a.freezer, job.component), "is_frozen false");
 	CHECK(!counter_moves(), "frozen child still counts");
 	cgroup_line(pids[1], v2, other_after, sizeof(other_after));
 	CHECK(!strcmp(other_before, other_after), "stranger moved: %s -> %s", other_before,
 	      other_after);
 
-	r = actuator_thaw(&a, job.component);
+	r = freezer_thaw(&a.freezer, job.component);
 	CHECK(r == 0, "thaw: %s", strerror(-r));
 	CHECK(counter_moves(), "thawed child does not count");
-	CHECK(!actuator_is_frozen(&a, job.component), "still frozen after thaw");
+	CHECK(!freezer_is_frozen(&a.freezer, job.component), "still frozen after thaw");
 	cgroup_line(pids[0], v2, after, sizeof(after));
 	CHECK(!strcmp(before, after), "not moved back: %s -> %s", before, after);
 	CHECK(access(dir, F_OK) != 0, "%s not removed after thaw", dir);
-	CHECK(actuator_thaw(&a, job.component) == -ENOENT, "second thaw");
+	CHECK(freezer_thaw(&a.freezer, job.component) == -ENOENT, "second thaw");
 
 	/* Again, and let thaw_all (daemon start) undo it. */
 	r = actuator_start(&a, &job, pids, 1, 0, now_ns());
 	CHECK(r == 0 && job.result == JOB_FROZEN, "refreeze: %s", job.error);
 	CHECK(!counter_moves(), "refrozen child still counts");
-	r = actuator_thaw_all(&a);
+	r = freezer_thaw_all(&a.freezer);
 	CHECK(r == 1, "thaw_all thawed %d", r);
 	CHECK(counter_moves(), "child does not count after thaw_all");
 	CHECK(access(dir, F_OK) != 0, "%s not removed after thaw_all", dir);
@@ -646,11 +665,11 @@ static void test_freeze_auto(void)
 	struct actuator a;
 
 	init_actuator(&a, NULL, false);
-	CHECK(a.freezer_root[0], "no freezer found on this host");
-	CHECK(strstr(a.freezer_root, "/memshed") != NULL, "freezer_root %s", a.freezer_root);
+	CHECK(a.freezer.root[0], "no freezer found on this host");
+	CHECK(strstr(a.freezer.root, "/memshed") != NULL, "freezer_root %s", a.freezer.root);
 	/* cgroup2 is preferred where it is mounted (hybrid hosts too). */
 	if (file_has("/proc/self/mountinfo", " - cgroup2 "))
-		CHECK(a.freezer_v2, "cgroup2 mounted but %s chosen", a.freezer_root);
+		CHECK(a.freezer.v2, "cgroup2 mounted but %s chosen", a.freezer.root);
 	actuator_fini(&a);
 }
 
@@ -714,7 +733,7 @@ static void test_exec_env(void)
 	job.action.argv = argv;
 	r = actuator_start(&a, &job, pids, 2, 123456789, now_ns());
 	CHECK(r == 0 && job.result == JOB_RUNNING, "start: %d %s", r, job.error);
-	CHECK(job.nr_fds == 1, "hook pidfd missing");
+	CHECK(job.nr_procs == 1, "hook pidfd missing");
 	CHECK(run_job(&a, &job) == 1, "hook did not end");
 	CHECK(job.result == JOB_HOOK_OK, "result %s (%s)", job_result_name(job.result), job.error);
 	snprintf(want, sizeof(want), "MEMSHED_COMPONENT=%s\n", job.component);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Unit tests of the config map (user/config.c): the value parsers on good
- * and bad strings, one bad config per error class with its exact line and
- * message, good configs with their parsed values, the owner check and the
- * shipped example. Run from the source root (it reads examples/).
+ * Unit tests of the config map (user/values.c, config.c, configcheck.c):
+ * the value parsers on good and bad strings, one bad config per error class
+ * with its exact line and message, good configs with their parsed values,
+ * the owner check and the shipped example. Run from the source root (it reads examples/).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -184,22 +184,26 @@ static void test_parse_action(void)
 		"signal:TTIN", "signal:TTOU", "signal:CONT", "signal:19", "signal:0",
 		"signal:FOO", "exec:", "exec:   ", "exec:bin/true", "exec:true -x", "term ",
 	};
+	const char *why;
 	struct action a;
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		CHECK(parse_action(good[i].s, &a) == 0 && a.kind == good[i].kind &&
+		CHECK(parse_action(good[i].s, &a, NULL) == 0 && a.kind == good[i].kind &&
 		      (a.kind != ACTION_SIGNAL || a.signo == good[i].signo), "\"%s\"", good[i].s);
 		action_free(&a);
 		CHECK(a.kind == ACTION_NONE, "action_free resets");
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		a.kind = ACTION_NONE;
-		CHECK(parse_action(bad[i], &a) == -EINVAL && a.kind == ACTION_NONE,
+		why = NULL;
+		CHECK(parse_action(bad[i], &a, &why) == -EINVAL && a.kind == ACTION_NONE,
 		      "\"%s\" accepted", bad[i]);
+		CHECK(why && *why, "\"%s\": no reason", bad[i]);
+		CHECK(parse_action(bad[i], &a, NULL) == -EINVAL, "\"%s\" without a reason", bad[i]);
 	}
 
 	/* exec: splits on blanks, no shell, no quoting. */
-	CHECK(parse_action("exec: /usr/bin/logger -t  memshed\t'a b'", &a) == 0, "exec argv");
+	CHECK(parse_action("exec: /usr/bin/logger -t  memshed\t'a b'", &a, NULL) == 0, "exec argv");
 	CHECK(a.argv && !strcmp(a.argv[0], "/usr/bin/logger") && !strcmp(a.argv[1], "-t") &&
 	      !strcmp(a.argv[2], "memshed") && !strcmp(a.argv[3], "'a") &&
 	      !strcmp(a.argv[4], "b'") && !a.argv[5], "argv split");

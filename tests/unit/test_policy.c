@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Unit tests of the unload policy (user/policy.c, DESIGN 6): one test per
- * seed rule and per level, then a property test over random snapshots
- * checked against an independent reference of every rule.
+ * seed rule and per level, the snapshot of a registry, then a property test
+ * over random snapshots checked against an independent reference of every
+ * rule.
  * POLICY_SEED=N reruns the property test with another seed.
  */
 #include <inttypes.h>
@@ -13,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/types.h>		/* before memshed.h, via registry.h */
+
 #include "harness.h"
 #include "policy.h"
+#include "registry.h"
 
 #define SEC		1000000000ULL
 #define NOW		(1000000ULL * SEC)
@@ -392,6 +396,79 @@ static void test_params_from_config(void)
 	for (int l = 0; l < NR_LEVELS; l++)
 		CHECK(p.table[l].min_idle_ns == (uint64_t)(l + 1) * SEC &&
 		      p.table[l].max_unload == (unsigned int)l + 10, "table[%d]", l);
+}
+
+/*
+ * The snapshot of a registry: one entry per component, in order; held
+ * components in use until their lease ends; min_idle_time as given; and
+ * "loaded" only for active components with processes whose step at the
+ * level is not one already taken in this episode (signal, exec and freeze
+ * leave the processes running: once per level; term and kill each time).
+ */
+static void test_snapshot_of_registry(void)
+{
+	enum { N = 9 };
+	static struct component_config cc[N];
+	static struct component rc[N];
+	struct registry reg = { .comps = rc, .nr_comps = N };
+	struct policy_component pc[N];
+	const struct { enum comp_state state; unsigned int procs; enum action_kind kind;
+		       int done; } cases[N] = {
+		{ COMP_ACTIVE, 2, ACTION_TERM, -1 },		/* 0: loaded */
+		{ COMP_ACTIVE, 2, ACTION_TERM, LEVEL_HIGH },	/* 1: term again: loaded */
+		{ COMP_ACTIVE, 2, ACTION_SIGNAL, -1 },		/* 2: loaded */
+		{ COMP_ACTIVE, 2, ACTION_SIGNAL, LEVEL_MEDIUM },/* 3: below high: loaded */
+		{ COMP_ACTIVE, 2, ACTION_SIGNAL, LEVEL_HIGH },	/* 4: taken at high */
+		{ COMP_ACTIVE, 2, ACTION_FREEZE, LEVEL_CRITICAL },/* 5: taken above */
+		{ COMP_ACTIVE, 0, ACTION_TERM, -1 },		/* 6: no process */
+		{ COMP_FROZEN, 2, ACTION_TERM, -1 },		/* 7: frozen */
+		{ COMP_UNLOADING, 2, ACTION_KILL, -1 },		/* 8: being unloaded */
+	};
+	static const bool loaded[N] = { true, true, true, true, false, false, false, false, false };
+
+	for (int i = 0; i < N; i++) {
+		memset(&cc[i], 0, sizeof(cc[i]));
+		snprintf(cc[i].name, sizeof(cc[i].name), "c%d", i);
+		cc[i].priority = 10 * i;
+		cc[i].critical = i == 3;
+		cc[i].prefer_larger = i % 2;
+		cc[i].ladder[LEVEL_HIGH].kind = cases[i].kind;
+		rc[i] = (struct component){
+			.id = i + 1, .cfg = &cc[i], .state = cases[i].state,
+			.nr_procs = cases[i].procs, .ladder_done = cases[i].done,
+			.last_access_ns = NOW - i * SEC, .rss_total = (uint64_t)i << 20,
+		};
+	}
+	cc[1].has_min_idle = true;			/* min_idle_time = 0 */
+	cc[2].has_min_idle = true;
+	cc[2].min_idle_ns = 7 * SEC;
+	rc[4].held = true;				/* until released */
+	rc[5].held = true;
+	rc[5].hold_until_ns = NOW + SEC;		/* a lease that runs on */
+	rc[6].held = true;
+	rc[6].hold_until_ns = NOW;			/* ended */
+
+	memset(pc, 0xa5, sizeof(pc));
+	policy_snapshot(&reg, LEVEL_HIGH, NOW, pc);
+	for (int i = 0; i < N; i++) {
+		CHECK(pc[i].name == cc[i].name && pc[i].priority == 10 * i &&
+		      pc[i].critical == (i == 3) && pc[i].prefer_larger == (i % 2) &&
+		      pc[i].last_access_ns == NOW - i * SEC && pc[i].rss_bytes == (uint64_t)i << 20,
+		      "c%d: copied fields", i);
+		CHECK(pc[i].loaded == loaded[i], "c%d: loaded %d, want %d", i, pc[i].loaded,
+		      loaded[i]);
+		CHECK(pc[i].in_use == (i == 4 || i == 5), "c%d: in_use %d", i, pc[i].in_use);
+	}
+	CHECK(pc[0].min_idle_ns == 0 && !pc[0].no_min_idle, "no min_idle_time");
+	CHECK(pc[1].min_idle_ns == 0 && pc[1].no_min_idle, "min_idle_time = 0");
+	CHECK(pc[2].min_idle_ns == 7 * SEC && !pc[2].no_min_idle, "min_idle_time = 7s");
+
+	/* Another level: the signal taken at high is due again at critical,
+	 * if the ladder has a step there; without one there is nothing to do. */
+	cc[4].ladder[LEVEL_CRITICAL].kind = ACTION_SIGNAL;
+	policy_snapshot(&reg, LEVEL_CRITICAL, NOW, pc);
+	CHECK(pc[4].loaded, "signal at critical after high");
+	CHECK(!pc[0].loaded, "no step at critical");
 }
 
 static void test_empty_and_null_verdicts(void)
@@ -822,6 +899,7 @@ int main(void)
 	RUN_TEST(test_min_idle_override_in_selection);
 	RUN_TEST(test_verdict_names);
 	RUN_TEST(test_params_from_config);
+	RUN_TEST(test_snapshot_of_registry);
 	RUN_TEST(test_empty_and_null_verdicts);
 	RUN_TEST(test_bogus_level_unloads_nothing);
 	RUN_TEST(test_property_random_snapshots);

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Control requests (commands.h): each command of the control socket
+ * answered from, or applied to, the daemon's state. Mutating commands
+ * arrive here only from root (control.c checks SO_PEERCRED).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "commands.h"
+#include "daemon_state.h"
+#include "round.h"
+
+static struct component *need_component(struct daemon *d, const struct control_request *req,
+					char *err, size_t errlen)
+{
+	struct component *c = registry_find(&d->reg, req->name);
+
+	if (!c)
+		snprintf(err, errlen, "no component named \"%s\" in the config", req->name);
+	return c;
+}
+
+static int ctl_label(struct daemon *d, const struct control_request *req, char *err, size_t len)
+{
+	struct component *c;
+	int ret;
+
+	if (!strcmp(req->cmd, "unlabel")) {
+		ret = registry_unlabel(&d->reg, req->pid);
+		if (ret)
+			snprintf(err, len, "process %lld is not labelled", (long long)req->pid);
+		return ret;
+	}
+	c = need_component(d, req, err, len);
+	if (!c)
+		return -ENOENT;
+	if (req->pid == getpid()) {
+		snprintf(err, len, "memshed does not label itself");
+		return -EINVAL;
+	}
+	ret = registry_label(&d->reg, req->pid, c->id, ORIGIN_CLI);
+	if (ret == -EPERM) {
+		snprintf(err, len, "process %lld is pid 1 or a kernel thread: never labelled",
+			 (long long)req->pid);
+		ret = -EINVAL;	/* not a permission problem of the caller */
+	} else if (ret == -ESRCH) {
+		snprintf(err, len, "no process %lld", (long long)req->pid);
+	} else if (ret)
+		snprintf(err, len, "cannot label process %lld: %s", (long long)req->pid, strerror(-ret));
+	else
+		loader_sample(&d->ld);
+	return ret;
+}
+
+static int ctl_unload(struct daemon *d, struct component *c, char *err, size_t len)
+{
+	uint64_t now = now_mono_ns();
+
+	if (registry_in_use(c, now)) {
+		snprintf(err, len, "%s is in use (held); release it first", c->cfg->name);
+		return -EBUSY;
+	}
+	if (d->round.active) {
+		snprintf(err, len, "a round of unloads is in progress; try again in a moment");
+		return -EAGAIN;
+	}
+	registry_refresh(&d->reg, now);
+	if (!c->nr_procs) {
+		snprintf(err, len, "%s has no running process", c->cfg->name);
+		return -ESRCH;
+	}
+	round_begin(d, LEVEL_CRITICAL, "operator request (memshed unload)");
+	/* The strongest step of its ladder. */
+	round_add(d, c, LEVEL_CRITICAL);
+	round_step(d, now);
+	return 0;
+}
+
+static int ctl_component(struct daemon *d, const struct control_request *req, char *err,
+			 size_t len)
+{
+	struct component *c = need_component(d, req, err, len);
+	uint64_t now = now_mono_ns();
+
+	if (!c)
+		return -ENOENT;
+	if (!strcmp(req->cmd, "touch")) {
+		registry_touch(c, now);
+	} else if (!strcmp(req->cmd, "hold")) {
+		registry_hold(c, req->ttl_ns, now);
+	} else if (!strcmp(req->cmd, "release")) {
+		registry_release(c);
+	} else if (!strcmp(req->cmd, "thaw")) {
+		if (freezer_thaw(&d->act.freezer, c->cfg->name)) {
+			snprintf(err, len, "%s is not frozen", c->cfg->name);
+			return -EINVAL;
+		}
+		c->state = COMP_ACTIVE;
+	} else {
+		return ctl_unload(d, c, err, len);
+	}
+	return 0;
+}
+
+int commands_handle(void *ctx, const struct control_request *req, struct strbuf *body,
+		    char *err, size_t len, bool *ret_follow)
+{
+	struct daemon *d = ctx;
+	struct report_input in;
+	enum level level;
+
+	daemon_fill_report(d, &in);
+	if (!strcmp(req->cmd, "status")) {
+		if (req->format[0] && strcmp(req->format, "text") && strcmp(req->format, "json") &&
+		    strcmp(req->format, "prometheus") && strcmp(req->format, "tsv")) {
+			snprintf(err, len, "unknown format \"%s\" (text, json, prometheus, tsv)",
+				 req->format);
+			return -EINVAL;
+		}
+		registry_refresh(&d->reg, in.now_ns);
+		report_status(body, &in, req->format);
+	} else if (!strcmp(req->cmd, "explain")) {
+		if (req->level[0] && level_parse(req->level, &level)) {
+			snprintf(err, len, "unknown level \"%s\" (low, medium, high, critical)", req->level);
+			return -EINVAL;
+		}
+		registry_refresh(&d->reg, in.now_ns);
+		report_explain(body, &in, req->level[0] ? (int)level : -1,
+			       !strcmp(req->format, "json"));
+	} else if (!strcmp(req->cmd, "events")) {
+		*ret_follow = true;	/* history comes from the on-disk ring */
+	} else if (!strcmp(req->cmd, "label") || !strcmp(req->cmd, "unlabel")) {
+		return ctl_label(d, req, err, len);
+	} else if (!strcmp(req->cmd, "reload")) {
+		return daemon_reload(d, err, len);
+	} else if (!strcmp(req->cmd, "ping")) {
+		sb_printf(body, "pong\n");
+	} else if (control_cmd_mutates(req->cmd)) {
+		return ctl_component(d, req, err, len);
+	} else {
+		snprintf(err, len, "unknown command \"%s\"", req->cmd);
+		return -EINVAL;
+	}
+	return 0;
+}

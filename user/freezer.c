@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The cgroup freezer (freezer.h): where the hierarchies are mounted (from
+ * /proc/self/mountinfo), the memshed-owned group of each component, moving
+ * processes in and back out, freezing and thawing.
+ *
+ * cgroupfs takes no ordinary files, so where each process came from is
+ * remembered in memory (struct freezer_state) and it is moved back on
+ * thaw. After a daemon restart that memory is gone: freezer_thaw_all still
+ * thaws, but leaves unrecorded processes in the (thawed) memshed cgroup,
+ * which is then kept - moving them to the hierarchy root instead would
+ * guess.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "cgroup.h"
+#include "freezer.h"
+#include "output.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+
+/* One cgroup hierarchy memshed may own a parent directory in. */
+struct hier {
+	char root[256];		/* memshed-owned parent, e.g. <mount>/memshed */
+	char mnt[PATH_MAX];	/* where the hierarchy is mounted */
+	char mnt_root[PATH_MAX];/* the mount's root inside the hierarchy (mountinfo field 4) */
+	bool v2;
+};
+
+/* Where a frozen process came from, to move it back on thaw. */
+struct origin {
+	char *cgdir;		/* memshed cgroup it was moved into */
+	char *from;		/* absolute path of its original cgroup */
+	pid_t pid;
+};
+
+struct freezer_state {
+	/* [0]: where freeze acts (f->root); [1]: the other hierarchy,
+	 * walked only by thaw_all (a previous run may have used it). */
+	struct hier hier[2];
+	int nr_hier;
+	struct origin *origins;
+	int nr_origins, cap_origins;
+};
+
+static int write_file(const char *path, const char *s)
+{
+	int fd, r = 0;
+	size_t len = strlen(s);
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* cgroupfs takes one write per value; a short write is an error. */
+	if (write(fd, s, len) != (ssize_t)len)
+		r = errno ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
+
+/* ---- mounts ---- */
+
+/*
+ * Find a cgroup2 mount (v2) or a v1 mount carrying the freezer controller in
+ * /proc/self/mountinfo. With under == NULL the first one wins and h->root
+ * becomes <mount>/memshed; otherwise the mount holding `under` (longest
+ * prefix) wins and h->root = under. -ENOENT if there is none.
+ */
+static int find_mount(bool v2, const char *under, struct hier *h)
+{
+	struct cgroup_mount m;
+	int r = cgroup_find_mount(v2 ? NULL : "freezer", under, &m);
+
+	if (r == 0) {
+		snprintf(h->mnt, sizeof(h->mnt), "%s", m.mnt);
+		snprintf(h->mnt_root, sizeof(h->mnt_root), "%s", m.mnt_root);
+	}
+	if (r < 0)
+		return r;
+	h->v2 = v2;
+	if (snprintf(h->root, sizeof(h->root), "%s%s", under ? under : h->mnt,
+		     under ? "" : "/memshed") >= (int)sizeof(h->root))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* cgroup2 or v1, judged from the nearest existing ancestor of path. */
+static int cgroup_fs_type(const char *path, bool *ret_v2)
+{
+	char buf[PATH_MAX], *slash;
+	struct statfs sfs;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	while (statfs(buf, &sfs) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		slash = strrchr(buf, '/');
+		if (!slash || slash == buf)
+			return -ENOENT;
+		*slash = '\0';
+	}
+	if (sfs.f_type == CGROUP2_SUPER_MAGIC)
+		*ret_v2 = true;
+	else if (sfs.f_type == CGROUP_SUPER_MAGIC)
+		*ret_v2 = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int freezer_init(struct freezer *f, const char *root)
+{
+	struct freezer_state *st;
+	bool v2;
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+
+	if (root) {
+		/* A directory of the caller's (tests): its file system decides. */
+		r = cgroup_fs_type(root, &v2);
+		if (r == 0)
+			r = find_mount(v2, root, &st->hier[0]);
+		if (r < 0) {
+			free(st);
+			return r;
+		}
+		st->nr_hier = 1;
+	} else if (find_mount(true, NULL, &st->hier[0]) == 0) {
+		/* cgroup2 first: cgroup.freeze works in any non-root group, even
+		 * on hybrid hosts where no controller is enabled there. */
+		st->nr_hier = 1;
+		if (find_mount(false, NULL, &st->hier[1]) == 0)
+			st->nr_hier = 2;
+	} else if (find_mount(false, NULL, &st->hier[0]) == 0) {
+		st->nr_hier = 1;
+	}
+	if (st->nr_hier) {
+		snprintf(f->root, sizeof(f->root), "%s", st->hier[0].root);
+		f->v2 = st->hier[0].v2;
+	}
+	f->state = st;
+	return 0;
+}
+
+static void origins_drop(struct freezer_state *st, const char *cgdir);
+
+void freezer_fini(struct freezer *f)
+{
+	if (!f->state)
+		return;
+	origins_drop(f->state, NULL);
+	free(f->state->origins);
+	free(f->state);
+	f->state = NULL;
+}
+
+bool freezer_available(const struct freezer *f)
+{
+	return f->state && f->state->nr_hier;
+}
+
+/* ---- groups ---- */
+
+/* A component name becomes a directory name: no path tricks. */
+static int comp_dir(const struct hier *h, const char *name, char *buf, size_t size)
+{
+	if (!name[0] || name[0] == '.' || strchr(name, '/') || strchr(name, '\n'))
+		return -EINVAL;
+	if (snprintf(buf, size, "%s/%s", h->root, name) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int move_pid(const char *cgdir, pid_t pid)
+{
+	char path[PATH_MAX], s[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgdir);
+	snprintf(s, sizeof(s), "%d\n", pid);
+	return write_file(path, s);
+}
+
+/*
+ * The cgroup of pid in hierarchy h as an absolute directory, from
+ * /proc/PID/cgroup ("0::/path" for cgroup2, "N:a,freezer:/path" for v1).
+ * -ENOENT if it is not visible through h's mount.
+ */
+static int read_cgroup_of(const struct hier *h, pid_t pid, char *buf, size_t size)
+{
+	char path[64], *line = NULL, *ctrl, *cg, *rel;
+	size_t cap = 0, rlen;
+	FILE *f;
+	int r = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		ctrl = strchr(line, ':');
+		cg = ctrl ? strchr(ctrl + 1, ':') : NULL;
+		if (!cg)
+			continue;
+		*ctrl++ = '\0';
+		*cg++ = '\0';
+		if (h->v2 ? (strcmp(line, "0") != 0 || ctrl[0] != '\0') : !cgroup_has_option(ctrl, "freezer"))
+			continue;
+		if (!path_within(cg, h->mnt_root) || strstr(cg, "/.."))
+			break;
+		rlen = strcmp(h->mnt_root, "/") ? strlen(h->mnt_root) : 0;
+		rel = cg + rlen;
+		r = snprintf(buf, size, "%s%s", h->mnt, strcmp(rel, "/") ? rel : "") >= (int)size ?
+			-ENAMETOOLONG : 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+static int origin_add(struct freezer_state *st, const char *cgdir, const char *from, pid_t pid)
+{
+	struct origin *o;
+
+	for (int i = 0; i < st->nr_origins; i++)
+		if (st->origins[i].pid == pid && !strcmp(st->origins[i].cgdir, cgdir))
+			return 0;	/* already recorded: keep the first origin */
+	if (st->nr_origins == st->cap_origins) {
+		int cap = st->cap_origins ? 2 * st->cap_origins : 16;
+
+		o = realloc(st->origins, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		st->origins = o;
+		st->cap_origins = cap;
+	}
+	o = &st->origins[st->nr_origins];
+	o->cgdir = strdup(cgdir);
+	o->from = strdup(from);
+	o->pid = pid;
+	if (!o->cgdir || !o->from) {
+		free(o->cgdir);
+		free(o->from);
+		return -ENOMEM;
+	}
+	st->nr_origins++;
+	return 0;
+}
+
+static const struct origin *origin_find(struct freezer_state *st, const char *cgdir, pid_t pid)
+{
+	for (int i = 0; i < st->nr_origins; i++)
+		if (st->origins[i].pid == pid && !strcmp(st->origins[i].cgdir, cgdir))
+			return &st->origins[i];
+	return NULL;
+}
+
+/* Forget the records of one memshed cgroup (NULL: all). */
+static void origins_drop(struct freezer_state *st, const char *cgdir)
+{
+	int j = 0;
+
+	for (int i = 0; i < st->nr_origins; i++) {
+		struct origin *o = &st->origins[i];
+
+		if (!cgdir || !strcmp(o->cgdir, cgdir)) {
+			free(o->cgdir);
+			free(o->from);
+		} else {
+			st->origins[j++] = *o;
+		}
+	}
+	st->nr_origins = j;
+}
+
+/*
+ * Moving a stranger into a cgroup that is about to freeze is as bad as
+ * killing it, so the caller verifies the process as for a signal.
+ * cgroup.procs takes a PID, not a pidfd: if the pidfd shows the process
+ * gone after the write, the PID may (rarely) have been recycled in between,
+ * so it is put back where the original came from.
+ */
+int freezer_group_add(struct freezer *f, const char *cgdir, const struct pidref *p)
+{
+	const struct hier *h = &f->state->hier[0];
+	char from[FREEZER_PATH_MAX];
+	int r;
+
+	r = read_cgroup_of(h, p->pid, from, sizeof(from));
+	if (r < 0 || !strcmp(from, cgdir))
+		return r;		/* or already here (frozen before) */
+	r = move_pid(cgdir, p->pid);
+	if (r < 0)
+		return r;
+	if (pidref_exited(p)) {
+		move_pid(from, p->pid);
+		return -ESRCH;
+	}
+	return origin_add(f->state, cgdir, from, p->pid);
+}
+
+static int cgroup_set_frozen(const struct hier *h, const char *cgdir, bool frozen)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", cgdir, h->v2 ? "cgroup.freeze" : "freezer.state");
+	return write_file(path, h->v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED"));
+}
+
+/* Frozen on request (cgroup.freeze = 1, or v1 state FREEZING/FROZEN)? */
+static bool cgroup_is_frozen(const struct hier *h, const char *cgdir)
+{
+	char path[PATH_MAX], buf[64];
+
+	snprintf(path, sizeof(path), "%s/%s", cgdir, h->v2 ? "cgroup.freeze" : "freezer.state");
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return false;
+	return h->v2 ? buf[0] == '1' : strncmp(buf, "THAWED", 6) != 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	return now_mono_ns() / 1000000;
+}
+
+/*
+ * Wait until every task of cgdir is frozen, up to FREEZER_WAIT_MS. cgroup2:
+ * cgroup.events reports "frozen 1" and wakes POLLPRI pollers on change;
+ * v1: freezer.state goes FREEZING -> FROZEN (re-read, no notification).
+ */
+static int cgroup_wait_frozen(const struct hier *h, const char *cgdir)
+{
+	char path[PATH_MAX], buf[256];
+	uint64_t end = mono_ms() + FREEZER_WAIT_MS, now;
+	int fd, r = -ETIMEDOUT;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", cgdir, h->v2 ? "cgroup.events" : "freezer.state");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while ((now = mono_ms()) < end) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		buf[n] = '\0';
+		if (h->v2 ? strstr(buf, "frozen 1") != NULL : !strncmp(buf, "FROZEN", 6)) {
+			r = 0;
+			break;
+		}
+		if (h->v2) {
+			struct pollfd p = { .fd = fd, .events = POLLPRI };
+
+			poll(&p, 1, end - now);
+		} else {
+			usleep(10000);
+		}
+	}
+	close(fd);
+	return r;
+}
+
+/*
+ * Thaw one memshed cgroup: unfreeze, move each process back to the cgroup
+ * it came from if that still exists (processes born inside, e.g. children
+ * forked while thawing, follow the component's first recorded origin),
+ * forget the records and remove the directory if it is empty. Best effort
+ * after the unfreeze. Returns -ENOENT if cgdir does not exist.
+ */
+static int thaw_dir(struct freezer *fz, const struct hier *h, const char *cgdir)
+{
+	struct freezer_state *st = fz->state;
+	const struct origin *o, *fallback = NULL;
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+	int r;
+
+	r = cgroup_set_frozen(h, cgdir, false);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < st->nr_origins && !fallback; i++)
+		if (!strcmp(st->origins[i].cgdir, cgdir))
+			fallback = &st->origins[i];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgdir);
+	f = fopen(path, "re");
+	while (f && fallback && getline(&line, &cap, f) > 0) {
+		pid_t pid = atoi(line);
+
+		o = origin_find(st, cgdir, pid);
+		if (!o)
+			o = fallback;
+		if (access(o->from, F_OK) == 0)
+			move_pid(o->from, pid);
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	origins_drop(st, cgdir);
+	rmdir(cgdir);		/* EBUSY while processes remain: keep it */
+	return 0;
+}
+
+/*
+ * Which memshed froze a group: its pid in an extended attribute of the
+ * cgroup directory (user.* works on cgroup2 since 5.7; elsewhere it is
+ * absent and the group counts as nobody's). A starting memshed thaws only
+ * what no live memshed owns, so one daemon's start never undoes another's
+ * freeze (tests and a host daemon may run side by side).
+ */
+#define OWNER_XATTR "user.memshed.owner"
+
+static void owner_mark(const char *cgdir)
+{
+	char v[16];
+	int n = snprintf(v, sizeof(v), "%d", getpid());
+
+	setxattr(cgdir, OWNER_XATTR, v, n, 0);	/* best effort */
+}
+
+static bool owner_alive_elsewhere(const char *cgdir)
+{
+	char v[16] = "", path[64], comm[32];
+	pid_t pid;
+
+	if (getxattr(cgdir, OWNER_XATTR, v, sizeof(v) - 1) <= 0)
+		return false;
+	pid = atoi(v);
+	if (pid <= 0 || pid == getpid())
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	return read_file(path, comm, sizeof(comm)) > 0 && !strcmp(comm, "memshed\n");
+}
+
+int freezer_group_create(struct freezer *f, const char *component, char *cgdir, size_t size)
+{
+	int r = comp_dir(&f->state->hier[0], component, cgdir, size);
+
+	return r ? r : mkdir_p(cgdir);
+}
+
+/* Not thaw_dir: an earlier freeze of this component stays. */
+void freezer_group_remove(const char *cgdir)
+{
+	rmdir(cgdir);
+}
+
+int freezer_group_freeze(struct freezer *f, const char *cgdir)
+{
+	const struct hier *h = &f->state->hier[0];
+	int r;
+
+	owner_mark(cgdir);
+	r = cgroup_set_frozen(h, cgdir, true);
+	if (r == 0)
+		r = cgroup_wait_frozen(h, cgdir);
+	if (r < 0)
+		thaw_dir(f, h, cgdir);	/* half-frozen is the worst state to leave */
+	return r;
+}
+
+/* ---- thaw ---- */
+
+int freezer_thaw(struct freezer *f, const char *component)
+{
+	char cgdir[FREEZER_PATH_MAX];
+	int r = -ENOENT;
+
+	if (!f->state)
+		return -ENOENT;
+	/* Both hierarchies: a previous run may have frozen in the other one. */
+	for (int i = 0; i < f->state->nr_hier; i++) {
+		if (comp_dir(&f->state->hier[i], component, cgdir, sizeof(cgdir)) < 0)
+			return -EINVAL;
+		if (thaw_dir(f, &f->state->hier[i], cgdir) == 0)
+			r = 0;
+	}
+	return r;
+}
+
+int freezer_thaw_all(struct freezer *f)
+{
+	char cgdir[FREEZER_PATH_MAX];
+	struct dirent *de;
+	int count = 0;
+	DIR *d;
+
+	for (int i = 0; f->state && i < f->state->nr_hier; i++) {
+		const struct hier *h = &f->state->hier[i];
+
+		d = opendir(h->root);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+				continue;
+			if (snprintf(cgdir, sizeof(cgdir), "%s/%s", h->root, de->d_name) >=
+			    (int)sizeof(cgdir))
+				continue;
+			if (owner_alive_elsewhere(cgdir))
+				continue;
+			if (cgroup_is_frozen(h, cgdir))
+				count++;
+			thaw_dir(f, h, cgdir);
+		}
+		closedir(d);
+	}
+	return count;
+}
+
+bool freezer_is_frozen(struct freezer *f, const char *component)
+{
+	char cgdir[FREEZER_PATH_MAX];
+
+	for (int i = 0; f->state && i < f->state->nr_hier; i++)
+		if (comp_dir(&f->state->hier[i], component, cgdir, sizeof(cgdir)) == 0 &&
+		    cgroup_is_frozen(&f->state->hier[i], cgdir))
+			return true;
+	return false;
+}

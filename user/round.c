@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Rounds (round.h): one evaluation measures usage and pressure, moves the
+ * level, thaws on relief and, if the level calls for it, asks the policy
+ * for victims and starts their actions as one round. A round is stepped by
+ * the loop as victims exit and deadlines pass; when it ends, what was
+ * freed is measured and logged, and the next evaluation waits for the
+ * cooldown: one round at a time, no kill storms.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "daemon_state.h"
+#include "eventlog.h"
+#include "policy.h"
+#include "round.h"
+
+/* After a signal, freeze or hook, give memory this long to go before
+ * measuring what was freed. */
+#define TRIM_SETTLE_NS	(1 * NS_PER_SEC)
+
+void round_request_eval(struct daemon *d, const char *reason)
+{
+	if (!d->eval_pending)
+		d->eval_reason = reason;
+	d->eval_pending = true;
+}
+
+static uint64_t usage_now(struct daemon *d)
+{
+	uint64_t usage = 0;
+
+	switch (d->cfg->usage_source) {
+	case USAGE_COMPONENTS:
+		return registry_usage(&d->reg);
+	case USAGE_SYSTEM:
+		usage_read_system(&usage);
+		return usage;
+	case USAGE_CGROUP:
+		usage_read_cgroup(d->cfg->usage_cgroup, &usage);
+		return usage;
+	}
+	return 0;
+}
+
+/* rss_mode auto: the exact tracepoint only while usage is near a line. */
+static void rss_mode_auto(struct daemon *d)
+{
+	bool near;
+
+	if (!d->bpf || d->cfg->rss_mode != RSS_AUTO)
+		return;
+	near = d->pr.fraction >= d->cfg->threshold[LEVEL_LOW] - d->cfg->hysteresis ||
+	       d->level > LEVEL_LOW;
+	if (near != d->ld.rss_tracepoint_attached) {
+		loader_rss_tracepoint(&d->ld, near);
+		log_info("rss_stat tracepoint %s (usage %.1f%% of the limit)",
+			 near ? "attached" : "detached", d->pr.fraction * 100);
+	}
+}
+
+static void emit_level(struct daemon *d, enum level from, const char *reason)
+{
+	struct ev ev;
+
+	ev_begin(&ev, "level", now_mono_ns());
+	ev_str(&ev, "from", level_name(from));
+	ev_str(&ev, "to", level_name(d->level));
+	ev_str(&ev, "cause", d->pr.cause);
+	ev_str(&ev, "trigger", reason);
+	ev_bytes(&ev, "usage", d->pr.usage);
+	ev_bytes(&ev, "limit", d->pr.limit);
+	ev_float(&ev, "psi_some_avg10", d->pr.psi.some[0]);
+	ev_float(&ev, "psi_full_avg10", d->pr.psi.full[0]);
+	ev_emit(&ev);
+}
+
+/* Pressure is gone: thaw what was frozen, ladders start again. */
+static void relieve(struct daemon *d)
+{
+	for (int i = 0; i < d->reg.nr_comps; i++) {
+		struct component *c = &d->reg.comps[i];
+
+		c->ladder_done = -1;
+		if (c->state != COMP_FROZEN)
+			continue;
+		if (freezer_thaw(&d->act.freezer, c->cfg->name) == 0) {
+			struct ev ev;
+
+			c->state = COMP_ACTIVE;
+			ev_begin(&ev, "thaw", now_mono_ns());
+			ev_str(&ev, "component", c->cfg->name);
+			ev_str(&ev, "cause", "pressure relieved");
+			ev_emit(&ev);
+		}
+	}
+}
+
+static void emit_candidates(struct daemon *d, const struct policy_component *pc, size_t n,
+			    const size_t *order, size_t nv, const enum policy_verdict *verdict)
+{
+	struct strbuf victims = {}, skipped = {};
+	struct ev ev;
+
+	sb_printf(&victims, "[");
+	for (size_t i = 0; i < nv; i++) {
+		sb_printf(&victims, "%s", i ? "," : "");
+		sb_json_str(&victims, pc[order[i]].name);
+	}
+	sb_printf(&victims, "]");
+	sb_printf(&skipped, "{");
+	for (size_t i = 0; i < n; i++) {
+		if (verdict[i] == VERDICT_VICTIM)
+			continue;
+		sb_printf(&skipped, "%s", skipped.len > 1 ? "," : "");
+		sb_json_str(&skipped, pc[i].name);
+		sb_printf(&skipped, ":\"%s\"", policy_verdict_name(verdict[i]));
+	}
+	sb_printf(&skipped, "}");
+	ev_begin(&ev, "candidates", now_mono_ns());
+	ev_str(&ev, "level", level_name(d->level));
+	ev_str(&ev, "cause", d->pr.cause);
+	ev_json(&ev, "victims", victims.s);
+	ev_json(&ev, "skipped", skipped.s);
+	ev_emit(&ev);
+	sb_free(&victims);
+	sb_free(&skipped);
+}
+
+/*
+ * Fault injection for the test suite: MEMSHED_FAILPOINT=NAME:DURATION
+ * stalls the daemon at that point (e.g. pre-signal:2s widens the window
+ * between choosing a victim and signalling it, so a test can recycle the
+ * victim's PID in it). Unset, it costs one getenv per round.
+ */
+static void failpoint(const char *name)
+{
+	const char *fp = getenv("MEMSHED_FAILPOINT");
+	size_t n = strlen(name);
+	uint64_t ns;
+
+	if (!fp || strncmp(fp, name, n) || fp[n] != ':' || parse_duration(fp + n + 1, &ns))
+		return;
+	log_warn("failpoint %s: stalling %.3fs", name, ns / 1e9);
+	nanosleep(&(struct timespec){ ns / NS_PER_SEC, ns % NS_PER_SEC }, NULL);
+}
+
+static const struct action *action_at(const struct component *c, enum level level)
+{
+	return &c->cfg->ladder[level];
+}
+
+static void emit_unload(struct daemon *d, const struct component *c, const struct action *a,
+			const char *mode, enum level level, uint64_t rss)
+{
+	struct ev ev;
+
+	ev_begin(&ev, "unload", now_mono_ns());
+	ev_str(&ev, "component", c->cfg->name);
+	ev_str(&ev, "action", action_kind_name(a->kind));
+	ev_str(&ev, "mode", mode);
+	ev_str(&ev, "level", level_name(level));
+	ev_int(&ev, "priority", c->cfg->priority);
+	ev_dur(&ev, "idle", now_mono_ns() - c->last_access_ns);
+	ev_bytes(&ev, "rss", rss);
+	ev_int(&ev, "pids", c->nr_procs);
+	ev_str(&ev, "cause", d->round.cause[0] ? d->round.cause : d->pr.cause);
+	ev_emit(&ev);
+}
+
+/* Start one component's action at level (its ladder's step) inside the current round. */
+int round_add(struct daemon *d, struct component *c, enum level level)
+{
+	const struct action *a = action_at(c, level);
+	struct round *r = &d->round;
+	struct unload_job *job;
+	pid_t pids[ACTUATOR_MAX_FDS];
+	int nr, err;
+
+	if (r->nr_jobs == MAX_ROUND_JOBS)
+		return -ENOSPC;
+	job = &r->jobs[r->nr_jobs];
+	memset(job, 0, sizeof(*job));
+	snprintf(job->component, sizeof(job->component), "%s", c->cfg->name);
+	job->comp_id = c->id;
+	job->action = *a;
+	job->level = level;
+	job->grace_ns = c->cfg->grace_ns;
+	job->exec_timeout_ns = c->cfg->exec_timeout_ns;
+	nr = registry_pids(&d->reg, c->id, pids, ACTUATOR_MAX_FDS);
+	r->rss_before[r->nr_jobs] = c->rss_total;
+	emit_unload(d, c, a, "act", level, c->rss_total);
+	failpoint("pre-signal");
+	err = actuator_start(&d->act, job, pids, nr, c->rss_total, now_mono_ns());
+	r->nr_jobs++;
+	if (err && job->result == JOB_RUNNING)
+		job->result = JOB_FAILED;
+	for (int i = 0; i < job->nr_procs; i++)
+		daemon_watch(d, TAG_JOB, job->procs[i].fd, EPOLLIN);
+	if (a->kind == ACTION_TERM || a->kind == ACTION_KILL)
+		c->state = COMP_UNLOADING;
+	else if (c->ladder_done < (int)level)
+		c->ladder_done = level;	/* once per level per episode: policy_snapshot */
+	c->unloaded_at_ns = now_mono_ns();
+	return err;
+}
+
+void round_begin(struct daemon *d, enum level level, const char *cause)
+{
+	struct round *r = &d->round;
+
+	memset(r, 0, sizeof(*r));
+	r->active = true;
+	r->level = level;
+	r->started_ns = now_mono_ns();
+	r->deadline_ns = r->started_ns + d->cfg->round_timeout_ns;
+	snprintf(r->cause, sizeof(r->cause), "%s", cause);
+	d->counters.rounds++;
+}
+
+static void emit_result(struct daemon *d, struct unload_job *job, uint64_t before,
+			uint64_t after)
+{
+	uint64_t now = now_mono_ns();
+	struct ev ev;
+
+	/* The seed's line: "Automatically unloaded component due to memory
+	 * pressure" with component, type, memory_freed, pressure_level. */
+	ev_begin(&ev, "result", now);
+	ev_str(&ev, "component", job->component);
+	ev_str(&ev, "action", action_kind_name(job->action.kind));
+	ev_str(&ev, "result", job_result_name(job->result));
+	ev_bytes(&ev, "memory_freed", before > after ? before - after : 0);
+	ev_str(&ev, "pressure_level", level_name(job->level));
+	ev_int(&ev, "signalled", job->nr_signalled);
+	if (job->nr_refused)
+		ev_int(&ev, "refused", job->nr_refused);
+	ev_dur(&ev, "duration", now - job->started_ns);
+	if (job->result == JOB_FAILED)
+		ev_str(&ev, "error", job->error[0] ? job->error : "failed");
+	ev_str(&ev, "cause", d->round.cause);
+	ev_emit(&ev);
+	if (job->action.kind <= ACTION_EXEC && job->result < 8)
+		d->counters.unloads[job->action.kind][job->result]++;
+}
+
+static void round_finish(struct daemon *d)
+{
+	struct round *r = &d->round;
+	uint64_t now = now_mono_ns();
+
+	registry_refresh(&d->reg, now);
+	for (int i = 0; i < r->nr_jobs; i++) {
+		struct unload_job *job = &r->jobs[i];
+		struct component *c = registry_get(&d->reg, job->comp_id);
+
+		if (job->result == JOB_RUNNING) {
+			job->result = JOB_FAILED;
+			snprintf(job->error, sizeof(job->error), "round timed out after %.1fs",
+				 (now - r->started_ns) / 1e9);
+		}
+		if (c && job->result == JOB_FROZEN)
+			c->state = COMP_FROZEN;
+		else if (c && c->state == COMP_UNLOADING)
+			c->state = c->nr_procs ? COMP_ACTIVE : COMP_UNLOADED;
+		emit_result(d, job, r->rss_before[i], c ? c->rss_total : 0);
+		for (int f = 0; f < job->nr_procs; f++)
+			daemon_unwatch(d, job->procs[f].fd);
+		actuator_job_release(job);
+	}
+	r->active = false;
+	d->cooldown_until_ns = now + d->cfg->cooldown_ns;
+	round_request_eval(d, "re-measure");	/* decide again after the cooldown */
+}
+
+/* Progress running jobs; close the round when all are done. */
+void round_step(struct daemon *d, uint64_t now)
+{
+	struct round *r = &d->round;
+	bool running = false, trimming = false;
+
+	if (!r->active)
+		return;
+	for (int i = 0; i < r->nr_jobs; i++) {
+		struct unload_job *job = &r->jobs[i];
+		int before = job->nr_procs;
+
+		if (job->result == JOB_RUNNING) {
+			int fds[ACTUATOR_MAX_FDS];
+
+			for (int f = 0; f < before; f++)
+				fds[f] = job->procs[f].fd;
+			actuator_step(&d->act, job, now);
+			/* Stop watching pidfds the actuator let go of. */
+			for (int f = 0; f < before; f++) {
+				bool kept = false;
+
+				for (int k = 0; k < job->nr_procs; k++)
+					kept |= job->procs[k].fd == fds[f];
+				if (!kept)
+					daemon_unwatch(d, fds[f]);
+			}
+		}
+		running |= job->result == JOB_RUNNING;
+		trimming |= job->action.kind != ACTION_TERM && job->action.kind != ACTION_KILL;
+	}
+	if (running && now < r->deadline_ns)
+		return;
+	if (!r->measure_at_ns)
+		r->measure_at_ns = now + (trimming ? TRIM_SETTLE_NS : 0);
+	if (now >= r->measure_at_ns || now >= r->deadline_ns)
+		round_finish(d);
+}
+
+static void decide(struct daemon *d, uint64_t now)
+{
+	size_t n = d->reg.nr_comps, nv;
+	struct policy_component *pc = calloc(n ? n : 1, sizeof(*pc));
+	enum policy_verdict *verdict = calloc(n ? n : 1, sizeof(*verdict));
+	size_t *order = calloc(n ? n : 1, sizeof(*order));
+	struct policy_params params;
+	bool act = d->cfg->auto_unload && !d->cfg->dry_run;
+
+	if (!pc || !verdict || !order)
+		goto out;
+	policy_snapshot(&d->reg, d->level, now, pc);
+	policy_params_from_config(&params, d->cfg, d->level, now);
+	nv = policy_select_victims(pc, n, &params, order, verdict);
+	emit_candidates(d, pc, n, order, nv, verdict);
+	if (!nv)
+		goto out;
+	if (!act) {
+		for (size_t i = 0; i < nv; i++) {
+			struct component *c = &d->reg.comps[order[i]];
+
+			emit_unload(d, c, action_at(c, d->level),
+				    d->cfg->dry_run ? "dry-run" : "auto_unload-off", d->level,
+				    c->rss_total);
+		}
+		d->cooldown_until_ns = now + d->cfg->check_interval_ns;
+		goto out;
+	}
+	round_begin(d, d->level, d->pr.cause);
+	for (size_t i = 0; i < nv && i < MAX_ROUND_JOBS; i++) {
+		struct component *c = &d->reg.comps[order[i]];
+
+		/* A failure is logged (in its result) and the round goes on. */
+		round_add(d, c, d->level);
+	}
+	round_step(d, now);
+out:
+	free(pc);
+	free(verdict);
+	free(order);
+}
+
+void round_evaluate(struct daemon *d, const char *reason)
+{
+	uint64_t now = now_mono_ns();
+	enum level before = d->level;
+
+	d->eval_pending = false;
+	registry_refresh(&d->reg, now);
+	d->level = pressure_update(&d->pr, usage_now(d), now);
+	if (d->level != before)
+		emit_level(d, before, reason);
+	if (pressure_relieved(&d->pr))
+		relieve(d);
+	rss_mode_auto(d);
+	/* The next victim only if the level still calls for it: not while
+	 * the level is merely settling on its way down. */
+	if (d->round.active || d->level == LEVEL_LOW || d->pr.below_since_ns)
+		return;
+	if (now < d->cooldown_until_ns) {
+		d->eval_pending = true;		/* again when the cooldown ends */
+		return;
+	}
+	decide(d, now);
+}

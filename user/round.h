@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Decisions in rounds (DESIGN 6): evaluate the level, choose victims by the
+ * policy, start their actions as one round, wait for them through the
+ * loop, measure what was freed, and only then decide again.
+ */
+#ifndef MEMSHED_ROUND_H
+#define MEMSHED_ROUND_H
+
+#include <stdint.h>
+#include "values.h"
+
+struct daemon;
+struct component;
+
+/* Evaluate again as soon as the cooldown allows (reason: the first asked). */
+void round_request_eval(struct daemon *d, const char *reason);
+/* Measure, update the level, relieve, and decide if the level calls for it. */
+void round_evaluate(struct daemon *d, const char *reason);
+/* Start a round at level, and one component's action (its ladder's step at
+ * level) in it. */
+void round_begin(struct daemon *d, enum level level, const char *cause);
+int round_add(struct daemon *d, struct component *c, enum level level);
+/* Progress the running jobs; close the round when all are done. */
+void round_step(struct daemon *d, uint64_t now);
+
+#endif
