@@ -102,7 +102,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 			l->comp_id = comp_id;
 		/* A new mm: a vfork child that shared its parent's counts now. */
 		if (p->mm)
-			proc_refresh(proc, tgid, p->mm);
+			proc_refresh(proc, tgid, p->mm, false);
 	}
 	if (!comp_id && !exec_wanted())
 		return 0;

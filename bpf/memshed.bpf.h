@@ -87,6 +87,7 @@ extern __u32 exec_events;			/* 1: report execs and renames */
 
 /* Settings written to .rodata before load. */
 extern const volatile __u32 page_shift;
+extern const volatile __u32 nr_cpus;		/* possible CPUs, for per-CPU sums */
 extern const volatile __u64 stall_threshold_ns;
 extern const volatile __u64 info_interval_ns;	/* one info event per user per this... */
 extern const volatile __u64 info_burst;		/* ...after a burst of this many */

@@ -28,6 +28,43 @@ __u64 idle_cpu_ppm = 0;		/* CPU share (of one CPU, ppm) that counts as use */
 __u64 cpu_window_ns = 0;		/* shortest window a share is judged over (set by user space) */
 
 const volatile __u32 page_shift = 12;
+const volatile __u32 nr_cpus = 1;
+
+/* Per-CPU offsets (see mm_counter_sum()), learned by the first pass. */
+__u64 cpu_off[MEMSHED_SUM_CPUS_MAX] = {};
+__u32 cpu_off_known = 0;	/* 0 not yet tried, 1 learned, 2 cannot */
+/* Written and read back as numbers: what a pointer's address is. */
+static volatile __u64 addr_of;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cpu_probe SEC(".maps");
+
+static __noinline bool learn_cpu_offsets(void)
+{
+	__u32 zero = 0;
+	__u64 base = 0;
+	void *p;
+
+	if (nr_cpus > MEMSHED_SUM_CPUS_MAX)
+		return false;
+	*(void **)&addr_of = &cpu_probe;
+	if (bpf_probe_read_kernel(&base, sizeof(base),
+				  (char *)addr_of + bpf_core_field_offset(struct bpf_array, pptrs)) ||
+	    !base)
+		return false;
+	for (__u32 cpu = 0; cpu < MEMSHED_SUM_CPUS_MAX && cpu < nr_cpus; cpu++) {
+		p = bpf_map_lookup_percpu_elem(&cpu_probe, &zero, cpu);
+		if (!p)
+			return false;
+		*(void **)&addr_of = p;
+		cpu_off[cpu] = addr_of - base;
+	}
+	return true;
+}
 
 /* Labels decided by user space for processes found by the scan, applied
  * by the next pass in one go (no syscall per process). */
@@ -73,7 +110,7 @@ int BPF_PROG(handle_rss_stat, struct mm_struct *mm, int member)
 	}
 	p = bpf_map_lookup_elem(&procs, &tgid);
 	if (p)
-		proc_refresh(p, tgid, mm);
+		proc_refresh(p, tgid, mm, false);
 	return 0;
 }
 
@@ -91,7 +128,7 @@ int sample_faults(struct bpf_perf_event_data *ctx)
 	tgid = task->tgid;
 	p = bpf_map_lookup_elem(&procs, &tgid);
 	if (p)
-		proc_refresh(p, tgid, task->mm);
+		proc_refresh(p, tgid, task->mm, false);
 	return 0;
 }
 
@@ -213,6 +250,8 @@ int sample_procs(struct bpf_iter__task *ctx)
 	struct memshed_proc *p;
 	__u32 tgid;
 
+	if (!cpu_off_known)
+		cpu_off_known = learn_cpu_offsets() ? 1 : 2;
 	if (!task) {
 		end_of_pass();
 		return 0;
@@ -239,6 +278,6 @@ int sample_procs(struct bpf_iter__task *ctx)
 	}
 	p->runtime_ns += BPF_CORE_READ(task, se.sum_exec_runtime);
 	if (task->pid == tgid && task->mm)
-		proc_refresh(p, tgid, task->mm);
+		proc_refresh(p, tgid, task->mm, true);
 	return 0;
 }

@@ -64,21 +64,61 @@ static __always_inline bool mm_owned_by(struct mm_struct *mm, __u32 tgid)
 	return !owner || BPF_CORE_READ(owner, tgid) == tgid;
 }
 
+/*
+ * A CPU's part of a percpu counter sits at counters + __per_cpu_offset[cpu].
+ * That array has neither BTF nor (without CONFIG_KALLSYMS_ALL) a symbol,
+ * so the sample pass learns it once from a per-CPU array map of its own
+ * (learn_cpu_offsets()): a CPU's copy of the value minus the map's
+ * __percpu pointer. Until then, or beyond MEMSHED_SUM_CPUS_MAX CPUs, the
+ * folded value is used.
+ */
+#define MEMSHED_SUM_CPUS_MAX	64
+
+extern __u64 cpu_off[MEMSHED_SUM_CPUS_MAX];
+extern __u32 cpu_off_known;
+
+static __always_inline long mm_counter_sum(struct mm_struct *mm, int member)
+{
+	long v;
+	char *counters;
+
+	if (cpu_off_known != 1 || bpf_core_type_exists(struct mm_rss_stat___old_probe))
+		return mm_counter(mm, member);
+	v = BPF_CORE_READ(mm, rss_stat[member & 3].count);
+	counters = (char *)BPF_CORE_READ(mm, rss_stat[member & 3].counters);
+	for (__u32 cpu = 0; cpu < MEMSHED_SUM_CPUS_MAX && cpu < nr_cpus; cpu++) {
+		int part = 0;
+
+		bpf_probe_read_kernel(&part, sizeof(part), counters + cpu_off[cpu]);
+		v += part;
+	}
+	return v > 0 ? v : 0;	/* like percpu_counter_sum_positive() */
+}
+
+/* One of mm's counters, in bytes: summed over the CPUs (exact, the sample
+ * pass) or folded (cheap, the fault and tracepoint paths). */
+static __always_inline __u64 rss_bytes(struct mm_struct *mm, int member, bool exact)
+{
+	long pages = exact ? mm_counter_sum(mm, member) : mm_counter(mm, member);
+
+	return (__u64)pages << page_shift;
+}
+
 /* Read mm's counters into the process record and move the sums. */
 static __always_inline void proc_refresh(struct memshed_proc *p, __u32 tgid,
-					  struct mm_struct *mm)
+					  struct mm_struct *mm, bool exact)
 {
 	__u64 file, anon, shmem, total, old;
 	struct memshed_comp *c;
 	__u32 comp_id = p->comp_id;
 
-	file = (__u64)mm_counter(mm, MEMSHED_RSS_FILE) << page_shift;
-	anon = (__u64)mm_counter(mm, MEMSHED_RSS_ANON) << page_shift;
-	shmem = (__u64)mm_counter(mm, MEMSHED_RSS_SHMEM) << page_shift;
+	file = rss_bytes(mm, MEMSHED_RSS_FILE, exact);
+	anon = rss_bytes(mm, MEMSHED_RSS_ANON, exact);
+	shmem = rss_bytes(mm, MEMSHED_RSS_SHMEM, exact);
 	p->rss[MEMSHED_RSS_FILE] = file;
 	p->rss[MEMSHED_RSS_ANON] = anon;
 	p->rss[MEMSHED_RSS_SHMEM] = shmem;
-	p->rss[MEMSHED_RSS_SWAP] = (__u64)mm_counter(mm, MEMSHED_RSS_SWAP) << page_shift;
+	p->rss[MEMSHED_RSS_SWAP] = rss_bytes(mm, MEMSHED_RSS_SWAP, exact);
 	total = mm_owned_by(mm, tgid) ? file + anon + shmem : 0;
 
 	old = __sync_lock_test_and_set(&p->rss_total, total);
@@ -118,7 +158,7 @@ proc_track(__u32 tgid, __u32 comp_id, __u64 start_time, struct mm_struct *mm)
 		p->cpu_base_ts = 0;
 	}
 	if (mm)
-		proc_refresh(p, tgid, mm);
+		proc_refresh(p, tgid, mm, false);
 	return p;
 }
 

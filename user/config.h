@@ -18,7 +18,6 @@
 
 enum usage_source { USAGE_COMPONENTS, USAGE_SYSTEM, USAGE_CGROUP };
 enum rss_mode { RSS_TRACEPOINT, RSS_SAMPLE, RSS_AUTO };
-enum activity_source { ACTIVITY_SAMPLE, ACTIVITY_SCHED_SWITCH };
 
 enum match_kind { MATCH_COMM, MATCH_EXE, MATCH_CMDLINE, MATCH_CGROUP,
 		  MATCH_PIDFILE, MATCH_USER };
@@ -71,9 +70,9 @@ struct config {
 	enum usage_source usage_source;
 	char *usage_cgroup;		/* USAGE_CGROUP */
 	enum rss_mode rss_mode;
-	enum activity_source activity_source;
 	double idle_cpu;		/* share of one CPU a process may use and be idle */
 	uint64_t idle_window_ns;	/* shortest window that share is judged over */
+	uint64_t max_growth_rate;	/* bytes/s memory can grow by, at most, here */
 	uint32_t ringbuf_size;		/* bytes, power of two */
 	uint64_t stall_threshold_ns;	/* reclaim stalls shorter are not events */
 

@@ -99,6 +99,13 @@ static int on_kernel_event(void *ctx, const struct memshed_event *e)
 	case MEMSHED_EV_BUDGET:
 		round_request_eval(d, "budget");	/* react now, not at the next tick */
 		break;
+	case MEMSHED_EV_KSWAPD_WAKE:
+	case MEMSHED_EV_RECLAIM_STALL:
+	case MEMSHED_EV_MEMCG_RECLAIM:
+		/* The kernel is reclaiming: look at usage now, not at the next
+		 * predicted sample (the host and cgroup models). */
+		d->next_sample_ns = 0;
+		break;
 	}
 	eventlog_kernel(e, registry_name(&d->reg, comp_id));
 	return 0;
@@ -406,6 +413,8 @@ static int next_timeout_ms(struct daemon *d, uint64_t now)
 		if (at < next)
 			next = at;
 	}
+	if (d->next_sample_ns < next)
+		next = d->next_sample_ns;
 	/* A level on its way down, and clients that owe a request. */
 	if (d->pr.below_since_ns && d->pr.below_since_ns + d->cfg->settle_ns < next)
 		next = d->pr.below_since_ns + d->cfg->settle_ns;
@@ -470,6 +479,8 @@ static void loop(struct daemon *d)
 		if (d->reg.nr_arm)
 			registry_arm(&d->reg, 256);
 		control_expire(&d->ctl, now);
+		if (now >= d->next_sample_ns)
+			round_sample(d, now);
 		if (d->pr.below_since_ns && now >= d->pr.below_since_ns + d->cfg->settle_ns)
 			round_request_eval(d, "settle");
 		if (d->eval_pending && now >= d->cooldown_until_ns)

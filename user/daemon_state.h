@@ -50,6 +50,7 @@ struct daemon {
 	int epfd, sigfd, timerfd;
 	struct round round;
 	uint64_t cooldown_until_ns;
+	uint64_t next_sample_ns;	/* when usage is looked at next (round_sample) */
 	bool eval_pending;
 	const char *eval_reason;
 	bool stop;

@@ -224,6 +224,7 @@ int loader_start(struct loader *ld, const struct loader_opts *o,
 	ld->skel = skel;
 	ld->fault_period = o->fault_period ? o->fault_period : 16;
 	skel->rodata->page_shift = __builtin_ctz(sysconf(_SC_PAGESIZE));
+	skel->rodata->nr_cpus = libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1;
 	skel->rodata->stall_threshold_ns = o->stall_threshold_ns;
 	bpf_map__set_max_entries(skel->maps.info, o->ringbuf_size);
 	loader_select_programs(skel, o->btf_path);

@@ -166,6 +166,20 @@ static bool comp_loaded(const struct component *c, enum level level)
 	return !(k != ACTION_TERM && k != ACTION_KILL && c->ladder_done >= (int)level);
 }
 
+/* What the component's step at this level should free: an ending frees
+ * its memory; a signal, a hook or a freeze frees none that can be counted
+ * on. */
+static uint64_t comp_frees(const struct component *c, enum level level)
+{
+	switch (c->cfg->ladder[level].kind) {
+	case ACTION_TERM:
+	case ACTION_KILL:
+		return c->rss_total;
+	default:
+		return 0;
+	}
+}
+
 void policy_snapshot(const struct registry *reg, enum level level, uint64_t now_ns,
 		     struct policy_component *ret)
 {
@@ -184,8 +198,20 @@ void policy_snapshot(const struct registry *reg, enum level level, uint64_t now_
 			.no_min_idle = cc->has_min_idle && !cc->min_idle_ns,
 			.last_access_ns = c->last_access_ns,
 			.rss_bytes = c->rss_total,
+			.frees_bytes = comp_frees(c, level),
 		};
 	}
+}
+
+size_t policy_just_enough(const struct policy_component *comps, const size_t *order, size_t nv,
+			  uint64_t need)
+{
+	uint64_t freed = 0;
+	size_t take = 0;
+
+	while (take < nv && (take == 0 || freed < need))
+		freed += comps[order[take++]].frees_bytes;
+	return take;
 }
 
 const char *policy_verdict_name(enum policy_verdict v)
@@ -198,6 +224,7 @@ const char *policy_verdict_name(enum policy_verdict v)
 		[VERDICT_CRITICAL] = "critical",
 		[VERDICT_RECENT] = "recent",
 		[VERDICT_BEYOND_MAX] = "beyond-max",
+		[VERDICT_ENOUGH] = "enough",
 	};
 
 	if ((unsigned int)v >= sizeof(names) / sizeof(names[0]))

@@ -24,6 +24,7 @@ struct policy_component {
 	bool no_min_idle;		/* min_idle_time = 0 set: never "recent" */
 	uint64_t last_access_ns;	/* CLOCK_MONOTONIC */
 	uint64_t rss_bytes;
+	uint64_t frees_bytes;		/* what its step at this level should free */
 };
 
 enum policy_verdict {
@@ -34,6 +35,7 @@ enum policy_verdict {
 	VERDICT_CRITICAL,		/* critical, level below critical */
 	VERDICT_RECENT,			/* idle < min_idle of the level */
 	VERDICT_BEYOND_MAX,		/* eligible, but max_unload reached */
+	VERDICT_ENOUGH,			/* eligible, but those before it free enough */
 };
 
 struct policy_params {
@@ -64,6 +66,15 @@ void policy_snapshot(const struct registry *reg, enum level level, uint64_t now_
 size_t policy_select_victims(const struct policy_component *comps, size_t n,
 			     const struct policy_params *p, size_t *ret_order,
 			     enum policy_verdict *ret_verdict);
+
+/*
+ * Just enough (DESIGN 6): how many of the nv victims, taken in order, it
+ * takes for what their steps free to cover `need` bytes (the excess over
+ * the level's line minus hysteresis). At least one: a level reached by PSI
+ * alone has no excess in bytes, but still calls for a victim.
+ */
+size_t policy_just_enough(const struct policy_component *comps, const size_t *order, size_t nv,
+			  uint64_t need);
 
 /* Effective min idle of a component at a level (component override scales). */
 uint64_t policy_min_idle(const struct policy_component *c,

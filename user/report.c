@@ -88,13 +88,14 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 			sb_printf(sb, "%s%d", k ? "," : "", pids[k]);
 		sb_printf(sb, "],\"rss_bytes\":%llu,\"anon_bytes\":%llu,\"file_bytes\":%llu,"
 			  "\"shmem_bytes\":%llu,\"swap_bytes\":%llu,\"idle_ms\":%llu,"
-			  "\"action\":\"%s\",\"unload_order\":%zu}",
+			  "\"last_access\":\"%s\",\"action\":\"%s\",\"unload_order\":%zu}",
 			  (unsigned long long)c->rss_total,
 			  (unsigned long long)c->rss[MEMSHED_RSS_ANON],
 			  (unsigned long long)c->rss[MEMSHED_RSS_FILE],
 			  (unsigned long long)c->rss[MEMSHED_RSS_SHMEM],
 			  (unsigned long long)c->rss[MEMSHED_RSS_SWAP],
 			  (unsigned long long)((in->now_ns - c->last_access_ns) / 1000000),
+			  access_kind_name(c->last_access),
 			  action_kind_name(c->cfg->ladder[pr->level > LEVEL_LOW ? pr->level : LEVEL_MEDIUM].kind),
 			  place ? place[i] : 0);
 	}
@@ -123,22 +124,24 @@ static void status_text(struct strbuf *sb, const struct report_input *in, const 
 		  in->cfg->auto_unload ? "" : ", auto_unload off",
 		  (unsigned long long)in->counters->ringbuf_drops,
 		  (unsigned long long)in->counters->kernel_oom_kills);
-	sb_printf(sb, "\n%-20s %-9s %5s %9s %9s %9s %9s %8s %4s %-16s %s\n", "COMPONENT", "STATE",
-		  "PIDS", "RSS", "ANON", "FILE", "SHMEM", "IDLE", "PRIO", "FLAGS", "ORDER");
+	sb_printf(sb, "\n%-20s %-9s %5s %9s %9s %9s %9s %8s %-10s %4s %-16s %s\n", "COMPONENT",
+		  "STATE", "PIDS", "RSS", "ANON", "FILE", "SHMEM", "IDLE", "LAST", "PRIO", "FLAGS",
+		  "ORDER");
 	for (int i = 0; i < in->reg->nr_comps; i++) {
 		const struct component *c = &in->reg->comps[i];
 		char ord[16];
 
 		snprintf(ord, sizeof(ord), place && place[i] ? "%zu@%s" : "-", place ? place[i] : 0,
 			 level_name(order_level));
-		sb_printf(sb, "%-20s %-9s %5u %9s %9s %9s %9s %8s %4d %-16s %s\n", c->cfg->name,
+		sb_printf(sb, "%-20s %-9s %5u %9s %9s %9s %9s %8s %-10s %4d %-16s %s\n", c->cfg->name,
 			  comp_state_name(c->state), c->nr_procs,
 			  fmt_bytes(a, sizeof(a), c->rss_total),
 			  fmt_bytes(c1, sizeof(c1), c->rss[MEMSHED_RSS_ANON]),
 			  fmt_bytes(c2, sizeof(c2), c->rss[MEMSHED_RSS_FILE]),
 			  fmt_bytes(c3, sizeof(c3), c->rss[MEMSHED_RSS_SHMEM]),
 			  fmt_duration(idle, sizeof(idle), in->now_ns - c->last_access_ns),
-			  c->cfg->priority, flags_of(c, in->now_ns, flags, sizeof(flags)), ord);
+			  access_kind_name(c->last_access), c->cfg->priority,
+			  flags_of(c, in->now_ns, flags, sizeof(flags)), ord);
 	}
 	if (!in->reg->nr_comps)
 		sb_printf(sb, "(no components configured)\n");
@@ -201,6 +204,7 @@ static const char *verdict_why(enum policy_verdict v)
 	case VERDICT_CRITICAL: return "critical: only at the critical level";
 	case VERDICT_RECENT: return "idle for too short";
 	case VERDICT_BEYOND_MAX: return "beyond max_unload";
+	case VERDICT_ENOUGH: return "those before it free enough";
 	}
 	return "?";
 }
@@ -246,14 +250,23 @@ static void explain_level(struct strbuf *sb, const struct report_input *in, enum
 		for (size_t p = 1; p <= n; p++)
 			for (size_t i = 0; i < n; i++)
 				if (place[i] == p)
-					sb_printf(sb, "  %zu. %s (priority %d, idle %s)\n", p,
-						  in->reg->comps[i].cfg->name, in->reg->comps[i].cfg->priority,
+					sb_printf(sb, "  %zu. %s (priority %d, idle %s, last access: %s)\n",
+						  p, in->reg->comps[i].cfg->name,
+						  in->reg->comps[i].cfg->priority,
 						  fmt_duration(idle, sizeof(idle),
-							       in->now_ns - in->reg->comps[i].last_access_ns));
-		for (size_t i = 0; i < n; i++)
-			if (verdict[i] != VERDICT_VICTIM)
-				sb_printf(sb, "  spared %s: %s\n", in->reg->comps[i].cfg->name,
-					  verdict_why(verdict[i]));
+							       in->now_ns - in->reg->comps[i].last_access_ns),
+						  access_kind_name(in->reg->comps[i].last_access));
+		for (size_t i = 0; i < n; i++) {
+			const struct component *c = &in->reg->comps[i];
+
+			if (verdict[i] == VERDICT_RECENT)
+				sb_printf(sb, "  spared %s: %s (idle %s, last access: %s)\n", c->cfg->name,
+					  verdict_why(verdict[i]),
+					  fmt_duration(idle, sizeof(idle), in->now_ns - c->last_access_ns),
+					  access_kind_name(c->last_access));
+			else if (verdict[i] != VERDICT_VICTIM)
+				sb_printf(sb, "  spared %s: %s\n", c->cfg->name, verdict_why(verdict[i]));
+		}
 		if (!n)
 			sb_printf(sb, "  (no components configured)\n");
 	}

@@ -46,20 +46,14 @@ static uint64_t usage_now(struct daemon *d)
 	return 0;
 }
 
-/* rss_mode auto: the exact tracepoint only while usage is near a line. */
-static void rss_mode_auto(struct daemon *d)
+/* Bytes over the level's line minus hysteresis: what a round must free
+ * to bring usage back below where the level is left. */
+static uint64_t excess_over_line(const struct daemon *d)
 {
-	bool near;
+	double line = d->cfg->threshold[d->level] - d->cfg->hysteresis;
+	uint64_t at = line > 0 ? (uint64_t)(line * d->pr.limit) : 0;
 
-	if (!d->bpf || d->cfg->rss_mode != RSS_AUTO)
-		return;
-	near = d->pr.fraction >= d->cfg->threshold[LEVEL_LOW] - d->cfg->hysteresis ||
-	       d->level > LEVEL_LOW;
-	if (near != d->ld.rss_tracepoint_attached) {
-		loader_rss_tracepoint(&d->ld, near);
-		log_info("rss_stat tracepoint %s (usage %.1f%% of the limit)",
-			 near ? "attached" : "detached", d->pr.fraction * 100);
-	}
+	return d->pr.usage > at ? d->pr.usage - at : 0;
 }
 
 static void emit_level(struct daemon *d, enum level from, const char *reason)
@@ -317,7 +311,7 @@ void round_step(struct daemon *d, uint64_t now)
 
 static void decide(struct daemon *d, uint64_t now)
 {
-	size_t n = d->reg.nr_comps, nv;
+	size_t n = d->reg.nr_comps, nv, take;
 	struct policy_component *pc = calloc(n ? n : 1, sizeof(*pc));
 	enum policy_verdict *verdict = calloc(n ? n : 1, sizeof(*verdict));
 	size_t *order = calloc(n ? n : 1, sizeof(*order));
@@ -329,6 +323,11 @@ static void decide(struct daemon *d, uint64_t now)
 	policy_snapshot(&d->reg, d->level, now, pc);
 	policy_params_from_config(&params, d->cfg, d->level, now);
 	nv = policy_select_victims(pc, n, &params, order, verdict);
+	/* Just enough: no more victims than it takes to cover the excess. */
+	take = policy_just_enough(pc, order, nv, excess_over_line(d));
+	for (size_t i = take; i < nv; i++)
+		verdict[order[i]] = VERDICT_ENOUGH;
+	nv = take;
 	emit_candidates(d, pc, n, order, nv, verdict);
 	if (!nv)
 		goto out;
@@ -357,6 +356,50 @@ out:
 	free(order);
 }
 
+/*
+ * How long until usage must be looked at again (DESIGN 3, 9). The host and
+ * cgroup models read usage at a rate that rises as the headroom to the next
+ * line shrinks, assuming the fastest growth this host allows
+ * (max_growth_rate): at most once a second far from the lines, every 10 ms
+ * right below one. The component model sees growth by page faults in the
+ * kernel (a budget event), and samples what faults do not show (MAP_POPULATE,
+ * mlock) every second near a line; far from one, the check_interval timer's
+ * evaluation is the sample.
+ */
+static uint64_t sample_interval(const struct daemon *d)
+{
+	const struct config *cfg = d->cfg;
+	bool near = d->pr.fraction >= cfg->threshold[LEVEL_LOW] - cfg->hysteresis ||
+		    d->level > LEVEL_LOW;
+
+	if (cfg->usage_source != USAGE_COMPONENTS)
+		return pressure_next_sample_ns(cfg, d->pr.usage, d->pr.limit, cfg->max_growth_rate,
+					       10 * NS_PER_MS, NS_PER_SEC);
+	if (d->bpf && (d->ld.faults || d->ld.rss_tracepoint_attached))
+		return near ? NS_PER_SEC : UINT64_MAX / 2;	/* far: the check_interval timer */
+	/* rss_mode sample: a pass is the only eye; predictive, not below 250 ms. */
+	return pressure_next_sample_ns(cfg, d->pr.usage, d->pr.limit, cfg->max_growth_rate,
+				       250 * NS_PER_MS, cfg->check_interval_ns);
+}
+
+void round_sample(struct daemon *d, uint64_t now)
+{
+	const struct config *cfg = d->cfg;
+
+	if (cfg->usage_source == USAGE_COMPONENTS) {
+		round_request_eval(d, "sample");	/* a pass: it is the sample */
+	} else {
+		/* A read of MemAvailable or memory.current; a full evaluation
+		 * only if usage went past the next line up. */
+		d->pr.usage = usage_now(d);
+		d->pr.limit = pressure_limit(cfg);
+		d->pr.fraction = d->pr.limit ? (double)d->pr.usage / d->pr.limit : 0;
+		if (pressure_usage_level(cfg, d->pr.fraction) > d->level)
+			round_request_eval(d, "sample");
+	}
+	d->next_sample_ns = now + sample_interval(d);
+}
+
 void round_evaluate(struct daemon *d, const char *reason)
 {
 	uint64_t now = now_mono_ns();
@@ -365,11 +408,11 @@ void round_evaluate(struct daemon *d, const char *reason)
 	d->eval_pending = false;
 	registry_refresh(&d->reg, now);
 	d->level = pressure_update(&d->pr, usage_now(d), now);
+	d->next_sample_ns = now + sample_interval(d);
 	if (d->level != before)
 		emit_level(d, before, reason);
 	if (pressure_relieved(&d->pr))
 		relieve(d);
-	rss_mode_auto(d);
 	/* The next victim only if the level still calls for it: not while
 	 * the level is merely settling on its way down. */
 	if (d->round.active || d->level == LEVEL_LOW || d->pr.below_since_ns)

@@ -21,6 +21,12 @@ void round_evaluate(struct daemon *d, const char *reason);
  * level) in it. */
 void round_begin(struct daemon *d, enum level level, const char *cause);
 int round_add(struct daemon *d, struct component *c, enum level level);
+/*
+ * Between evaluations: look at usage now (due at d->next_sample_ns, or at
+ * once after an early sign such as kswapd waking) and evaluate if a line
+ * was crossed; then schedule the next look.
+ */
+void round_sample(struct daemon *d, uint64_t now);
 /* Progress the running jobs; close the round when all are done. */
 void round_step(struct daemon *d, uint64_t now);
 

@@ -336,7 +336,9 @@ static const struct bad_case bad_cases[] = {
 	{ "bad usage_source", "[memshed]\nusage_source = ram\n", 2, "expected components, system or cgroup:/PATH" },
 	{ "relative usage cgroup", "[memshed]\nusage_source = cgroup:x\n", 2, "absolute path" },
 	{ "bad rss_mode", "[memshed]\nrss_mode = exact\n", 2, "expected tracepoint, sample or auto" },
-	{ "bad activity_source", "[memshed]\nactivity_source = x\n", 2, "expected sample or sched_switch" },
+	{ "removed activity_source", "[memshed]\nactivity_source = sample\n", 2, "activity_source" },
+	{ "bad idle_cpu", "[memshed]\nidle_cpu = 2\n", 2, "idle_cpu" },
+	{ "bad max_growth_rate", "[memshed]\nmax_growth_rate = fast\n", 2, "max_growth_rate" },
 	{ "relative psi_cgroup", "[memshed]\npsi_cgroup = a/b\n", 2, "psi_cgroup = \"a/b\": needs an absolute path" },
 	{ "relative event_log", "[memshed]\nevent_log = events.ring\n", 2, "needs an absolute path" },
 	{ "relative metrics_file", "[memshed]\nmetrics_file = m.prom\n", 2, "needs an absolute path" },
@@ -517,7 +519,8 @@ static void check_defaults(const struct config *c)
 	CHECK(c->auto_unload && c->min_idle_ns == 300 * SEC && c->check_interval_ns == 60 * SEC,
 	      "seed defaults");
 	CHECK(c->usage_source == USAGE_COMPONENTS && !c->usage_cgroup, "usage_source");
-	CHECK(c->rss_mode == RSS_AUTO && c->activity_source == ACTIVITY_SAMPLE, "modes");
+	CHECK(c->rss_mode == RSS_AUTO && c->idle_cpu == 0.05 && c->max_growth_rate == 20ULL << 30,
+	      "modes");
 	CHECK(c->ringbuf_size == 256 << 10 && c->stall_threshold_ns == 10 * MS, "ringbuf, stall");
 	CHECK(c->psi[LEVEL_MEDIUM].some_pct == 5 && c->psi[LEVEL_HIGH].some_pct == 15 &&
 	      c->psi[LEVEL_CRITICAL].some_pct == 40 && c->psi[LEVEL_MEDIUM].full_pct == 0 &&
@@ -572,7 +575,8 @@ static const char full_config[] =
 	"check_interval = 1.5s\n"
 	"usage_source = cgroup:/sys/fs/cgroup/unified/apps\n"
 	"rss_mode = sample\n"
-	"activity_source = sched_switch\n"
+	"idle_cpu = 3%\n"
+	"max_growth_rate = 4G\n"
 	"ringbuf_size = 1M\n"
 	"stall_threshold = 0\n"
 	"psi_medium_some = 2.5%\n"
@@ -614,7 +618,8 @@ static void test_full_memshed_section(void)
 	      c.level[LEVEL_CRITICAL].max_unload == 7, "max_unload table");
 	CHECK(c.usage_source == USAGE_CGROUP && c.usage_cgroup &&
 	      !strcmp(c.usage_cgroup, "/sys/fs/cgroup/unified/apps"), "usage cgroup");
-	CHECK(c.rss_mode == RSS_SAMPLE && c.activity_source == ACTIVITY_SCHED_SWITCH, "modes");
+	CHECK(c.rss_mode == RSS_SAMPLE && c.idle_cpu == 0.03 && c.max_growth_rate == 4ULL << 30,
+	      "modes");
 	CHECK(c.ringbuf_size == 1 << 20 && c.stall_threshold_ns == 0, "ringbuf, stall");
 	CHECK(c.psi[LEVEL_MEDIUM].some_pct == 2.5 && c.psi[LEVEL_CRITICAL].full_pct == 0 &&
 	      c.psi[LEVEL_HIGH].some_pct == 15, "psi");

@@ -371,9 +371,9 @@ static void test_min_idle_override_in_selection(void)
 static void test_verdict_names(void)
 {
 	static const char *const want[] = { "victim", "level-low", "not-loaded",
-		"in-use", "critical", "recent", "beyond-max" };
+		"in-use", "critical", "recent", "beyond-max", "enough" };
 
-	for (int v = VERDICT_VICTIM; v <= VERDICT_BEYOND_MAX; v++)
+	for (int v = VERDICT_VICTIM; v <= VERDICT_ENOUGH; v++)
 		CHECK(!strcmp(policy_verdict_name(v), want[v]), "name of %d: %s",
 		      v, policy_verdict_name(v));
 	CHECK(policy_verdict_name((enum policy_verdict)99) != NULL, "out of range");
@@ -876,8 +876,30 @@ static void test_component_min_idle_zero(void)
 	CHECK(policy_select_victims(&c, 1, &p, order, NULL) == 1, "a victim though just used");
 }
 
+/* Just enough: victims taken in order until what they free covers the
+ * need; at least one even with nothing to cover (a PSI-only level). */
+static void test_just_enough(void)
+{
+	struct policy_component c[4] = {
+		{ .name = "a", .frees_bytes = 400 },
+		{ .name = "b", .frees_bytes = 400 },
+		{ .name = "c", .frees_bytes = 0 },	/* a freeze: nothing counted on */
+		{ .name = "d", .frees_bytes = 400 },
+	};
+	size_t order[4] = { 0, 1, 2, 3 };
+
+	CHECK(policy_just_enough(c, order, 4, 0) == 1, "no excess: still one");
+	CHECK(policy_just_enough(c, order, 4, 300) == 1, "one covers 300");
+	CHECK(policy_just_enough(c, order, 4, 400) == 1, "one covers exactly 400");
+	CHECK(policy_just_enough(c, order, 4, 401) == 2, "two for 401");
+	CHECK(policy_just_enough(c, order, 4, 801) == 4, "a freeze counts nothing: four for 801");
+	CHECK(policy_just_enough(c, order, 4, 5000) == 4, "never more than the victims");
+	CHECK(policy_just_enough(c, order, 0, 5000) == 0, "none of none");
+}
+
 int main(void)
 {
+	RUN_TEST(test_just_enough);
 	RUN_TEST(test_component_min_idle_zero);
 	RUN_TEST(test_level_low_unloads_nothing);
 	RUN_TEST(test_level_medium_one_victim_full_min_idle);
