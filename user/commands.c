@@ -49,8 +49,8 @@ static int ctl_label(struct daemon *d, const struct control_request *req, char *
 		snprintf(err, len, "no process %lld", (long long)req->pid);
 	} else if (ret)
 		snprintf(err, len, "cannot label process %lld: %s", (long long)req->pid, strerror(-ret));
-	else
-		loader_sample(&d->ld);
+	else if (d->bpf)
+		loader_sample(&d->ld);	/* its memory in the next status */
 	return ret;
 }
 
@@ -70,6 +70,13 @@ static int ctl_unload(struct daemon *d, struct component *c, char *err, size_t l
 	if (!c->nr_procs) {
 		snprintf(err, len, "%s has no running process", c->cfg->name);
 		return -ESRCH;
+	}
+	if (d->cfg->dry_run) {
+		round_would(d, c, LEVEL_CRITICAL);
+		snprintf(err, len, "dry run: %s would get %s (%d process(es)); nothing was done",
+			 c->cfg->name, action_kind_name(c->cfg->ladder[LEVEL_CRITICAL].kind),
+			 c->nr_procs);
+		return -EPERM;
 	}
 	round_begin(d, LEVEL_CRITICAL, "operator request (memshed unload)");
 	/* The strongest step of its ladder. */

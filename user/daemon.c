@@ -233,6 +233,22 @@ static void emit_config(struct daemon *d, bool ok, const char *msg)
 	ev_emit(&ev);
 }
 
+/* Settings the kernel programs or the event log were set up with: a reload
+ * that changes one is refused, naming it, rather than half applied. */
+static const char *start_only_change(const struct config *a, const struct config *b)
+{
+	if (a->ringbuf_size != b->ringbuf_size)
+		return "ringbuf_size";
+	if (a->stall_threshold_ns != b->stall_threshold_ns)
+		return "stall_threshold";
+	if (a->rss_mode != b->rss_mode)
+		return "rss_mode";
+	if (strcmp(a->event_log ? a->event_log : "", b->event_log ? b->event_log : "") ||
+	    a->event_log_size != b->event_log_size)
+		return "event_log";
+	return NULL;
+}
+
 int daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
 	const char *path = d->opts.config_path ? d->opts.config_path : MEMSHED_DEFAULT_CONFIG;
@@ -251,6 +267,14 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	}
 	if (d->opts.dry_run)
 		next->dry_run = true;
+	if (start_only_change(old, next)) {
+		snprintf(err, errlen, "%s changed in %s: it applies at start only; restart memshed "
+			 "(the running config is kept)", start_only_change(old, next), path);
+		emit_config(d, false, err);
+		config_free(next);
+		free(next);
+		return -EINVAL;
+	}
 	ret = registry_apply_config(&d->reg, next);
 	if (ret) {
 		snprintf(err, errlen, "cannot apply the new config: %s", strerror(-ret));
@@ -258,8 +282,10 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		free(next);
 		return ret;
 	}
+	round_follow_reload(d);
 	pressure_free(&d->pr);	/* closing them takes them out of the epoll set */
 	d->cfg = next;
+	d->act.opts.dry_run = next->dry_run;
 	pressure_init(&d->pr, d->cfg);
 	d->pr.level = d->level;
 	pressure_watch(d);
@@ -506,6 +532,7 @@ static void shutdown_daemon(struct daemon *d)
 		eventring_close(d->ring);
 	eventlog_remove_sink(ring_sink, d);
 	eventlog_remove_sink(control_sink, d);
+	sb_free(&d->last_candidates);
 	config_free(d->cfg);
 	free(d->cfg);
 	if (d->timerfd >= 0)

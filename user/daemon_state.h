@@ -51,6 +51,12 @@ struct daemon {
 	struct round round;
 	uint64_t cooldown_until_ns;
 	uint64_t next_sample_ns;	/* when usage is looked at next (round_sample) */
+	/* The last candidates record: an identical decision is not written
+	 * again (a budget or PSI wake-up storm would bury the history), only
+	 * counted, and repeated once a minute while it lasts. */
+	struct strbuf last_candidates;
+	uint64_t candidates_at_ns;
+	uint64_t candidates_repeated;
 	bool eval_pending;
 	const char *eval_reason;
 	bool stop;

@@ -93,6 +93,30 @@ static void relieve(struct daemon *d)
 	}
 }
 
+#define CANDIDATES_REPEAT_NS	(60 * NS_PER_SEC)
+
+/* The same decision as the last one written, less than a minute ago? Then
+ * it is only counted ("repeated" in the next record written). */
+static bool candidates_repeat(struct daemon *d, const char *victims, const char *skipped)
+{
+	struct strbuf key = {};
+	uint64_t now = now_mono_ns();
+	bool same;
+
+	sb_printf(&key, "%s %s %s", level_name(d->level), victims, skipped);
+	same = d->last_candidates.s && !strcmp(d->last_candidates.s, key.s) &&
+	       now - d->candidates_at_ns < CANDIDATES_REPEAT_NS;
+	if (same) {
+		d->candidates_repeated++;
+		sb_free(&key);
+		return true;
+	}
+	sb_free(&d->last_candidates);
+	d->last_candidates = key;
+	d->candidates_at_ns = now;
+	return false;
+}
+
 static void emit_candidates(struct daemon *d, const struct policy_component *pc, size_t n,
 			    const size_t *order, size_t nv, const enum policy_verdict *verdict)
 {
@@ -114,12 +138,17 @@ static void emit_candidates(struct daemon *d, const struct policy_component *pc,
 		sb_printf(&skipped, ":\"%s\"", policy_verdict_name(verdict[i]));
 	}
 	sb_printf(&skipped, "}");
-	ev_begin(&ev, "candidates", now_mono_ns());
-	ev_str(&ev, "level", level_name(d->level));
-	ev_str(&ev, "cause", d->pr.cause);
-	ev_json(&ev, "victims", victims.s);
-	ev_json(&ev, "skipped", skipped.s);
-	ev_emit(&ev);
+	if (!candidates_repeat(d, victims.s, skipped.s)) {
+		ev_begin(&ev, "candidates", now_mono_ns());
+		ev_str(&ev, "level", level_name(d->level));
+		ev_str(&ev, "cause", d->pr.cause);
+		ev_json(&ev, "victims", victims.s);
+		ev_json(&ev, "skipped", skipped.s);
+		if (d->candidates_repeated)
+			ev_int(&ev, "repeated", (int64_t)d->candidates_repeated);
+		ev_emit(&ev);
+		d->candidates_repeated = 0;
+	}
 	sb_free(&victims);
 	sb_free(&skipped);
 }
@@ -165,6 +194,12 @@ static void emit_unload(struct daemon *d, const struct component *c, const struc
 	ev_emit(&ev);
 }
 
+/* Dry run: the unload record of what would be done, and nothing else. */
+void round_would(struct daemon *d, const struct component *c, enum level level)
+{
+	emit_unload(d, c, action_at(c, level), "dry-run", level, c->rss_total);
+}
+
 /* Start one component's action at level (its ladder's step) inside the current round. */
 int round_add(struct daemon *d, struct component *c, enum level level)
 {
@@ -200,6 +235,19 @@ int round_add(struct daemon *d, struct component *c, enum level level)
 		c->ladder_done = level;	/* once per level per episode: policy_snapshot */
 	c->unloaded_at_ns = now_mono_ns();
 	return err;
+}
+
+/* After a reload, components are known by name: a running round's jobs
+ * follow theirs to its new id (a removed component's job runs on, with no
+ * component to report its state to). */
+void round_follow_reload(struct daemon *d)
+{
+	for (int i = 0; i < d->round.nr_jobs; i++) {
+		struct unload_job *job = &d->round.jobs[i];
+		struct component *c = registry_find(&d->reg, job->component);
+
+		job->comp_id = c ? c->id : 0;
+	}
 }
 
 void round_begin(struct daemon *d, enum level level, const char *cause)

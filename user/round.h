@@ -20,6 +20,8 @@ void round_evaluate(struct daemon *d, const char *reason);
 /* Start a round at level, and one component's action (its ladder's step at
  * level) in it. */
 void round_begin(struct daemon *d, enum level level, const char *cause);
+void round_follow_reload(struct daemon *d);
+void round_would(struct daemon *d, const struct component *c, enum level level);
 int round_add(struct daemon *d, struct component *c, enum level level);
 /*
  * Between evaluations: look at usage now (due at d->next_sample_ns, or at

@@ -168,6 +168,115 @@ action = kill"
 	kill_tree "$victim"
 done
 
+# --- dry_run as a whole: from the start, and changed by reload --------------
+# The component is small against the budget: only `memshed unload` acts.
+rl_conf() { write_conf "$dir/rl.conf" "$1" "[component rl]
+match = comm:rl-victim
+priority = 10
+action = term"
+	sed -i 's/^total_limit = .*/total_limit = 100G/' "$dir/rl.conf"; }
+spawn rlv "$HELPERS/memhog" --anon 8 --comm rl-victim --ready-file "$dir/rl.ready"
+ready "$dir/rl.ready"
+rl_conf "dry_run = yes"
+daemon_start "$dir/rl.conf"
+daemon_wait_ready || exit 1
+out=$("$MEMSHED" unload rl 2>&1); rc=$?
+check dry_run_unload_exits_nonzero test "$rc" -ne 0
+check dry_run_unload_says_so grep -q "dry run" <<<"$out"
+check dry_run_unload_logged_as_dry_run log_wait 5 '"type":"unload".*"component":"rl".*"mode":"dry-run"'
+check dry_run_unload_changes_nothing pid_alive "$rlv"
+rl_conf "dry_run = no"
+check reload_to_act "$MEMSHED" reload
+check reload_to_act_unloads "$MEMSHED" unload rl
+check reload_to_act_mode log_wait 5 '"type":"unload".*"component":"rl".*"mode":"act"'
+check reload_to_act_result log_wait 10 '"type":"result".*"component":"rl".*"result":"(exited|killed)"'
+check reload_to_act_really_gone wait_for 10 bash -c "! kill -0 $rlv 2>/dev/null"
+spawn rlv "$HELPERS/memhog" --anon 8 --comm rl-victim --ready-file "$dir/rl2.ready"
+ready "$dir/rl2.ready"
+wait_for 5 bash -c "\"\$1\" status --json | jq -e '.components[] | select(.name == \"rl\") | .nr_pids >= 1'" _ "$MEMSHED" >/dev/null
+rl_conf "dry_run = yes"
+check reload_to_dry_run "$MEMSHED" reload
+check reload_to_dry_run_refuses bash -c "! \"\$1\" unload rl" _ "$MEMSHED"
+sleep 1
+check reload_to_dry_run_changes_nothing pid_alive "$rlv"
+# A setting the kernel programs were loaded with: refused, named, nothing changes.
+rl_conf "ringbuf_size = 1M"
+out=$("$MEMSHED" reload 2>&1); rc=$?
+check reload_start_only_refused test "$rc" -ne 0
+check reload_start_only_named grep -q ringbuf_size <<<"$out"
+check reload_refused_keeps_dry_run bash -c "\"\$1\" status --json | jq -e '.dry_run == true'" _ "$MEMSHED"
+daemon_stop
+kill_tree "$rlv"
+
+# --- a reload inside a freeze round: the state follows the component's name ---
+rf_conf() { # FIRST SECOND: the two components, in this order
+	local a="[component rfa]
+match = comm:rf-a
+priority = 10
+action = term" b="[component rfb]
+match = comm:rf-b
+priority = 20
+action = freeze"
+	# Over the budget but auto_unload off: no relief thaws the frozen one,
+	# only the operator's unload acts.
+	if [[ $1 == rfa ]]; then write_conf "$dir/rf.conf" "auto_unload = no" "$a
+
+$b"; else write_conf "$dir/rf.conf" "auto_unload = no" "$b
+
+$a"; fi
+	sed -i 's/^total_limit = .*/total_limit = 12M/' "$dir/rf.conf"
+}
+spawn rfa "$HELPERS/memhog" --anon 4 --comm rf-a --ready-file "$dir/rfa.ready"
+spawn rfb "$HELPERS/memhog" --anon 4 --comm rf-b --ready-file "$dir/rfb.ready"
+ready "$dir/rfa.ready"; ready "$dir/rfb.ready"
+rf_conf rfa
+daemon_start "$dir/rf.conf"
+daemon_wait_ready || exit 1
+check reload_in_round_unload "$MEMSHED" unload rfb
+rf_conf rfb	# rfb takes rfa's place, while the round still waits to measure
+check reload_in_round_reload "$MEMSHED" reload
+log_wait 10 '"type":"result".*"component":"rfb"' >/dev/null || note "no result for rfb"
+sleep 0.5
+st=$("$MEMSHED" status)
+check reload_in_round_frozen_is_rfb grep -qE '^rfb +frozen' <<<"$st"
+check reload_in_round_rfa_not_frozen bash -c "! grep -qE '^rfa +frozen' <<<\"\$1\"" _ "$st"
+daemon_stop
+mnt=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+check reload_in_round_thawed_at_stop bash -c "! grep -q '^frozen 1' '$mnt/memshed/rfb/cgroup.events' 2>/dev/null"
+kill_tree "$rfa"; kill_tree "$rfb"
+
+# --- the same decision, again and again: one candidates record ----------------
+write_conf "$dir/co.conf" "" "[component co]
+match = comm:co-held
+priority = 10
+action = term"
+spawn coh "$HELPERS/memhog" --anon 170 --comm co-held --ready-file "$dir/co.ready"
+ready "$dir/co.ready"
+daemon_start "$dir/co.conf"
+daemon_wait_ready || exit 1
+"$MEMSHED" hold co >/dev/null
+sleep 6	# over medium all along, every check decides the same: nothing (co is held)
+n=$(grep -c '"type":"candidates"' "$DAEMON_LOG")
+note "candidates records in 6 s of the same decision: $n"
+check candidates_coalesced test "$n" -le 2
+check candidates_still_decided_nothing pid_alive "$coh"
+"$MEMSHED" release co >/dev/null
+check candidates_new_decision_written log_wait 10 '"type":"candidates".*"victims":\["co"\].*"repeated":[0-9]'
+daemon_stop
+kill_tree "$coh"
+
+# --- label against a daemon without BPF: an answer, not a crash ---------------
+rl_conf ""
+daemon_start "$dir/rl.conf" --no-bpf
+daemon_wait_ready || exit 1
+spawn nb "$HELPERS/memhog" --anon 4 --comm nb-proc --ready-file "$dir/nb.ready"
+ready "$dir/nb.ready"
+"$MEMSHED" label "$nb" rl >/dev/null 2>&1
+check no_bpf_label_daemon_survives pid_alive "$DAEMON_PID"
+check no_bpf_label_daemon_answers "$MEMSHED" status
+daemon_stop
+kill_tree "$nb"
+
 # --- PSI: thrashing raises PSI and triggers an unload, no budget crossing ---
 write_conf "$dir/psi.conf" "" "[component idle]
 match = comm:psi-idle
