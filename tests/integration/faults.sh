@@ -181,6 +181,68 @@ check drops_event_logged log_wait 5 '"type":"drops"'
 kill_tree "$storm"
 daemon_stop
 
+# --- user nobody renames a process in a loop while a real crossing happens ----
+# A cmdline: rule makes every rename worth a look. The crossing (a grower
+# pushing usage over medium) must be acted on as fast as without the flood,
+# not at the next check (60 s here), and the daemon's CPU stays bounded.
+write_conf "$dir/flood.conf" "[component fv]
+match = comm:fv
+priority = 10
+action = term
+
+[component fg]
+match = comm:fg
+priority = 90
+action = term
+
+[component byline]
+match = cmdline:^/usr/sbin/no-such-service
+priority = 50"
+sed -i 's/^check_interval = .*/check_interval = 60s/' "$dir/flood.conf"
+mono_ns() { python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
+cat >"$dir/renamer.py" <<'PY'
+import ctypes, sys
+libc = ctypes.CDLL(None)
+names = [b"r%d" % i for i in range(1000)]
+while True:
+    for n in names:
+        libc.prctl(15, n)
+PY
+chmod 644 "$dir/renamer.py"; chmod 755 "$dir"
+flood_reaction() { # FLOOD(0|1): REACTION_MS = the grower's start -> the victim's SIGTERM
+	local t0 t1 stamp=$dir/fv.$1.stamp rpid=""
+	REACTION_MS=""
+	spawn fv "$HELPERS/sigwatch" --anon 40 --comm fv --stamp-file "$stamp" --ready-file "$dir/fv.$1.ready"
+	ready "$dir/fv.$1.ready"
+	daemon_start "$dir/flood.conf"
+	daemon_wait_ready || return 1
+	sleep 1.5	# fv idle past min_idle_time
+	if (($1)); then
+		spawn rpid setpriv --reuid=nobody --regid=nogroup --clear-groups python3 "$dir/renamer.py"
+		sleep 2	# the flood is on before the crossing
+		FLOOD_T0=$(awk '{print $14 + $15}' /proc/"$DAEMON_PID"/stat)
+	fi
+	t0=$(mono_ns)
+	spawn fg "$HELPERS/memhog" --anon 150 --comm fg --ready-file "$dir/fg.$1.ready"
+	wait_for 30 test -s "$stamp"
+	t1=$(awk '$1 == "term" {print $2; exit}' "$stamp")
+	if (($1)); then
+		sleep 3
+		FLOOD_TICKS=$(( $(awk '{print $14 + $15}' /proc/"$DAEMON_PID"/stat) - FLOOD_T0 ))
+		kill_tree "$rpid"
+	fi
+	kill_tree "$fg"; kill_tree "$fv"
+	daemon_stop
+	[[ -n $t1 ]] && REACTION_MS=$(( (t1 - t0) / 1000000 ))
+	return 0
+}
+flood_reaction 0; quiet_ms=$REACTION_MS
+flood_reaction 1; flood_ms=$REACTION_MS
+note "grower start -> SIGTERM: ${quiet_ms:-none} ms quiet, ${flood_ms:-none} ms during the rename flood; daemon CPU ${FLOOD_TICKS:-?} ticks over the last ~3 s of the flood"
+check rename_flood_crossing_acted_on test -n "$flood_ms"
+check rename_flood_reaction_as_quiet test "${flood_ms:-999999}" -le $(( ${quiet_ms:-0} + 3000 ))
+check rename_flood_daemon_cpu_bounded test "${FLOOD_TICKS:-9999}" -lt 150
+
 # --- an exec hook that hangs is killed at its timeout ----------------------
 write_conf "$dir/hang.conf" "[component hang]
 match = comm:hang
