@@ -50,7 +50,6 @@ struct component {
 	bool held;
 	uint64_t hold_until_ns;			/* 0: until released */
 	int ladder_done;			/* highest level acted on this episode, -1 none */
-	uint64_t unloaded_at_ns;
 };
 
 /* Why a process carries its label: a reload re-applies rules, and keeps

@@ -328,9 +328,9 @@ void report_metrics(struct strbuf *sb, const struct report_input *in)
 	metric_help(sb, "memshed_psi_avg10_percent", "gauge", "Memory PSI avg10.");
 	sb_printf(sb, "memshed_psi_avg10_percent{kind=\"some\"} %.2f\n", pr->psi.some[0]);
 	sb_printf(sb, "memshed_psi_avg10_percent{kind=\"full\"} %.2f\n", pr->psi.full[0]);
-	metric_help(sb, "memshed_psi_total_seconds", "counter", "Memory PSI stall time.");
-	sb_printf(sb, "memshed_psi_total_seconds{kind=\"some\"} %.6f\n", pr->psi.some_total_us / 1e6);
-	sb_printf(sb, "memshed_psi_total_seconds{kind=\"full\"} %.6f\n", pr->psi.full_total_us / 1e6);
+	metric_help(sb, "memshed_psi_stall_seconds_total", "counter", "Memory PSI stall time.");
+	sb_printf(sb, "memshed_psi_stall_seconds_total{kind=\"some\"} %.6f\n", pr->psi.some_total_us / 1e6);
+	sb_printf(sb, "memshed_psi_stall_seconds_total{kind=\"full\"} %.6f\n", pr->psi.full_total_us / 1e6);
 	metric_help(sb, "memshed_component_rss_bytes", "gauge", "Resident memory of a component's processes.");
 	for (int i = 0; i < in->reg->nr_comps; i++)
 		metric_comp(sb, "memshed_component_rss_bytes", in->reg->comps[i].cfg->name,

@@ -233,7 +233,6 @@ int round_add(struct daemon *d, struct component *c, enum level level)
 		c->state = COMP_UNLOADING;
 	else if (c->ladder_done < (int)level)
 		c->ladder_done = level;	/* once per level per episode: policy_snapshot */
-	c->unloaded_at_ns = now_mono_ns();
 	return err;
 }
 
