@@ -355,6 +355,20 @@ static int set_path(struct config_parser *p, const struct key_def *k, void *obj,
 	return str_replace(p, FIELD(obj, k, char *), v);
 }
 
+/* A component's type: one word (letters, digits, "_.-"), so it is safe
+ * as is in a log line, JSON and a Prometheus label. */
+static int set_type(struct config_parser *p, const struct key_def *k, void *obj, const char *v)
+{
+	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+
+	if (!*v || v[n])
+		return bad_value(p, k, v, "not one word (letters, digits, _ . -)");
+	if (n >= CONFIG_TYPE_MAX)
+		return bad_value(p, k, v, "longer than 31 characters");
+	memcpy(FIELD(obj, k, char), v, n + 1);
+	return 0;
+}
+
 static bool is_off(const char *v)
 {
 	return !*v || !strcmp(v, "\"\"") || !strcmp(v, "off");
@@ -567,6 +581,7 @@ static const struct key_def memshed_keys[] = {
 
 static const struct key_def comp_keys[] = {
 	{ .name = "match", .set = set_match, .repeatable = true },
+	{ .name = "type", .set = set_type, COMP(type) },
 	{ .name = "priority", .set = set_int, COMP(priority), .max = 100, .range = "0..100" },
 	{ .name = "critical", .set = set_bool, COMP(critical) },
 	{ .name = "action", .set = set_action },

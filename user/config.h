@@ -15,6 +15,7 @@
 #define MEMSHED_DEFAULT_CONFIG	"/etc/memshed/memshed.conf"
 #define MEMSHED_DEFAULT_EVENT_LOG "/var/lib/memshed/events.ring"
 #define CONFIG_NAME_MAX		64
+#define CONFIG_TYPE_MAX		32
 
 enum usage_source { USAGE_COMPONENTS, USAGE_SYSTEM, USAGE_CGROUP };
 enum rss_mode { RSS_TRACEPOINT, RSS_SAMPLE, RSS_AUTO };
@@ -31,6 +32,7 @@ struct match_rule {
 
 struct component_config {
 	char name[CONFIG_NAME_MAX];
+	char type[CONFIG_TYPE_MAX];	/* free-form kind (cache, batch...), "" = none */
 	int line;			/* line of the [component] header */
 	int priority;			/* 0..100, default 50; higher = kept longer */
 	bool critical;

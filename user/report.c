@@ -77,6 +77,7 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 
 		sb_printf(sb, "%s{\"name\":", i ? "," : "");
 		sb_json_str(sb, c->cfg->name);
+		sb_printf(sb, ",\"type\":\"%s\"", c->cfg->type);
 		sb_printf(sb, ",\"state\":\"%s\",\"priority\":%d,\"critical\":%s,\"in_use\":%s,"
 			  "\"hold_ttl_ms\":%lld,\"nr_pids\":%u,\"pids\":[",
 			  comp_state_name(c->state), c->cfg->priority,
@@ -124,16 +125,16 @@ static void status_text(struct strbuf *sb, const struct report_input *in, const 
 		  in->cfg->auto_unload ? "" : ", auto_unload off",
 		  (unsigned long long)in->counters->ringbuf_drops,
 		  (unsigned long long)in->counters->kernel_oom_kills);
-	sb_printf(sb, "\n%-20s %-9s %5s %9s %9s %9s %9s %8s %-10s %4s %-16s %s\n", "COMPONENT",
+	sb_printf(sb, "\n%-20s %-9s %5s %9s %9s %9s %9s %8s %-10s %4s %-16s %-10s %s\n", "COMPONENT",
 		  "STATE", "PIDS", "RSS", "ANON", "FILE", "SHMEM", "IDLE", "LAST", "PRIO", "FLAGS",
-		  "ORDER");
+		  "ORDER", "TYPE");
 	for (int i = 0; i < in->reg->nr_comps; i++) {
 		const struct component *c = &in->reg->comps[i];
 		char ord[16];
 
 		snprintf(ord, sizeof(ord), place && place[i] ? "%zu@%s" : "-", place ? place[i] : 0,
 			 level_name(order_level));
-		sb_printf(sb, "%-20s %-9s %5u %9s %9s %9s %9s %8s %-10s %4d %-16s %s\n", c->cfg->name,
+		sb_printf(sb, "%-20s %-9s %5u %9s %9s %9s %9s %8s %-10s %4d %-16s %-10s %s\n", c->cfg->name,
 			  comp_state_name(c->state), c->nr_procs,
 			  fmt_bytes(a, sizeof(a), c->rss_total),
 			  fmt_bytes(c1, sizeof(c1), c->rss[MEMSHED_RSS_ANON]),
@@ -141,7 +142,8 @@ static void status_text(struct strbuf *sb, const struct report_input *in, const 
 			  fmt_bytes(c3, sizeof(c3), c->rss[MEMSHED_RSS_SHMEM]),
 			  fmt_duration(idle, sizeof(idle), in->now_ns - c->last_access_ns),
 			  access_kind_name(c->last_access), c->cfg->priority,
-			  flags_of(c, in->now_ns, flags, sizeof(flags)), ord);
+			  flags_of(c, in->now_ns, flags, sizeof(flags)), ord,
+			  c->cfg->type[0] ? c->cfg->type : "-");
 	}
 	if (!in->reg->nr_comps)
 		sb_printf(sb, "(no components configured)\n");
@@ -238,6 +240,7 @@ static void explain_level(struct strbuf *sb, const struct report_input *in, enum
 				continue;
 			sb_printf(sb, "%s{\"name\":", k++ ? "," : "");
 			sb_json_str(sb, in->reg->comps[i].cfg->name);
+			sb_printf(sb, ",\"type\":\"%s\"", in->reg->comps[i].cfg->type);
 			sb_printf(sb, ",\"reason\":\"%s\",\"why\":", policy_verdict_name(verdict[i]));
 			sb_json_str(sb, verdict_why(verdict[i]));
 			sb_printf(sb, "}");
@@ -250,8 +253,10 @@ static void explain_level(struct strbuf *sb, const struct report_input *in, enum
 		for (size_t p = 1; p <= n; p++)
 			for (size_t i = 0; i < n; i++)
 				if (place[i] == p)
-					sb_printf(sb, "  %zu. %s (priority %d, idle %s, last access: %s)\n",
+					sb_printf(sb, "  %zu. %s (%s%spriority %d, idle %s, last access: %s)\n",
 						  p, in->reg->comps[i].cfg->name,
+						  in->reg->comps[i].cfg->type,
+						  in->reg->comps[i].cfg->type[0] ? ", " : "",
 						  in->reg->comps[i].cfg->priority,
 						  fmt_duration(idle, sizeof(idle),
 							       in->now_ns - in->reg->comps[i].last_access_ns),
@@ -307,11 +312,12 @@ static void sb_label(struct strbuf *sb, const char *v)
 	}
 }
 
-static void metric_comp(struct strbuf *sb, const char *name, const char *comp, double v)
+/* A component's series: labelled with its name and type (a word, or ""). */
+static void metric_comp(struct strbuf *sb, const char *name, const struct component *c, double v)
 {
 	sb_printf(sb, "%s{component=\"", name);
-	sb_label(sb, comp);
-	sb_printf(sb, "\"} %.17g\n", v);
+	sb_label(sb, c->cfg->name);
+	sb_printf(sb, "\",type=\"%s\"} %.17g\n", c->cfg->type, v);
 }
 
 void report_metrics(struct strbuf *sb, const struct report_input *in)
@@ -333,21 +339,22 @@ void report_metrics(struct strbuf *sb, const struct report_input *in)
 	sb_printf(sb, "memshed_psi_stall_seconds_total{kind=\"full\"} %.6f\n", pr->psi.full_total_us / 1e6);
 	metric_help(sb, "memshed_component_rss_bytes", "gauge", "Resident memory of a component's processes.");
 	for (int i = 0; i < in->reg->nr_comps; i++)
-		metric_comp(sb, "memshed_component_rss_bytes", in->reg->comps[i].cfg->name,
+		metric_comp(sb, "memshed_component_rss_bytes", &in->reg->comps[i],
 			    in->reg->comps[i].rss_total);
 	metric_help(sb, "memshed_component_idle_seconds", "gauge", "Time since the component's last access.");
 	for (int i = 0; i < in->reg->nr_comps; i++)
-		metric_comp(sb, "memshed_component_idle_seconds", in->reg->comps[i].cfg->name,
+		metric_comp(sb, "memshed_component_idle_seconds", &in->reg->comps[i],
 			    (in->now_ns - in->reg->comps[i].last_access_ns) / 1e9);
 	metric_help(sb, "memshed_component_processes", "gauge", "Live processes of the component.");
 	for (int i = 0; i < in->reg->nr_comps; i++)
-		metric_comp(sb, "memshed_component_processes", in->reg->comps[i].cfg->name,
+		metric_comp(sb, "memshed_component_processes", &in->reg->comps[i],
 			    in->reg->comps[i].nr_procs);
 	metric_help(sb, "memshed_component_state", "gauge", "1 for the component's current state.");
 	for (int i = 0; i < in->reg->nr_comps; i++) {
 		sb_printf(sb, "memshed_component_state{component=\"");
 		sb_label(sb, in->reg->comps[i].cfg->name);
-		sb_printf(sb, "\",state=\"%s\"} 1\n", comp_state_name(in->reg->comps[i].state));
+		sb_printf(sb, "\",type=\"%s\",state=\"%s\"} 1\n", in->reg->comps[i].cfg->type,
+			  comp_state_name(in->reg->comps[i].state));
 	}
 	metric_help(sb, "memshed_unloads_total", "counter", "Unload actions by action and result.");
 	for (int a = ACTION_TERM; a <= ACTION_EXEC; a++)

@@ -183,6 +183,8 @@ static void emit_unload(struct daemon *d, const struct component *c, const struc
 
 	ev_begin(&ev, "unload", now_mono_ns());
 	ev_str(&ev, "component", c->cfg->name);
+	if (c->cfg->type[0])
+		ev_str(&ev, "component_type", c->cfg->type);
 	ev_str(&ev, "action", action_kind_name(a->kind));
 	ev_str(&ev, "mode", mode);
 	ev_str(&ev, "level", level_name(level));
@@ -265,6 +267,7 @@ void round_begin(struct daemon *d, enum level level, const char *cause)
 static void emit_result(struct daemon *d, struct unload_job *job, uint64_t before,
 			uint64_t after)
 {
+	const struct component *c = registry_find(&d->reg, job->component);
 	uint64_t now = now_mono_ns();
 	struct ev ev;
 
@@ -272,6 +275,8 @@ static void emit_result(struct daemon *d, struct unload_job *job, uint64_t befor
 	 * pressure" with component, type, memory_freed, pressure_level. */
 	ev_begin(&ev, "result", now);
 	ev_str(&ev, "component", job->component);
+	if (c && c->cfg->type[0])
+		ev_str(&ev, "component_type", c->cfg->type);
 	ev_str(&ev, "action", action_kind_name(job->action.kind));
 	ev_str(&ev, "result", job_result_name(job->result));
 	ev_bytes(&ev, "memory_freed", before > after ? before - after : 0);

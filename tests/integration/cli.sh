@@ -60,6 +60,7 @@ priority = 30
 
 [component victim]
 match = comm:clit-victim
+type = batch
 priority = 40
 action = term
 grace = 2s
@@ -232,6 +233,10 @@ sleep $((started_s + 5 - SECONDS > 0 ? started_s + 5 - SECONDS : 0))
 expect status_text_exit_0 0 '' status
 check status_text_level_line grep -qE '^level: +(low|medium|high|critical) ' <<<"$OUT"
 check status_text_table_header grep -qE '^COMPONENT +STATE +PIDS +RSS +ANON +FILE +SHMEM +IDLE +LAST +PRIO' <<<"$OUT"
+check status_json_type bash -c "\"\$1\" status --json | jq -e '.components[] | select(.name == \"victim\") | .type == \"batch\"'" _ "$MEMSHED"
+check status_text_type_column grep -qE '^victim .* batch$' <<<"$OUT"
+check explain_shows_type bash -c "\"\$1\" explain --level critical | grep -qE 'victim \\(batch, priority 40'" _ "$MEMSHED"
+check metrics_type_label bash -c "\"\$1\" status --format prometheus | grep -q 'memshed_component_rss_bytes{component=\"victim\",type=\"batch\"}'" _ "$MEMSHED"
 check status_text_component_rows bash -c 'for c in "${@:2}"; do grep -qE "^$c +[a-z]+ +[0-9]+ " <<<"$1" || { echo "no row for $c"; exit 1; }; done' _ "$OUT" "${COMPONENTS[@]}"
 check status_text_held_flag grep -qE '^held .* held +' <<<"$OUT"
 
@@ -384,6 +389,8 @@ else
 	fail unload_term_kills_process "clit-victim ($pid_victim) still running 5 s after memshed unload"
 fi
 check unload_term_sent_sigterm grep -q '^term ' "$dir/victim.stamp"
+check unload_record_has_type log_wait 5 '"type":"unload".*"component":"victim".*"component_type":"batch"'
+check result_record_has_type log_wait 5 '"type":"result".*"component":"victim".*"component_type":"batch"'
 if wait_for 5 comp_is victim state '"unloaded"'; then
 	pass unload_state_unloaded
 else

@@ -244,6 +244,11 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	/* structure */
 	{ "unknown section", "[memshed]\n[bogus]\nx = 1\n", 2, "unknown section [bogus]" },
+	{ "type of two words", "[component a]\nmatch = comm:a\ntype = big cache\n", 3,
+	  "not one word" },
+	{ "type too long", "[component a]\nmatch = comm:a\ntype = abcdefghijabcdefghijabcdefghijab\n",
+	  3, "longer than 31" },
+	{ "type quoting", "[component a]\nmatch = comm:a\ntype = ca\"che\n", 3, "not one word" },
 	{ "unknown key in [memshed]", "[memshed]\nfoo = 1\n", 2, "unknown key \"foo\" in [memshed]" },
 	{ "unknown key in component", COMP_A "foo = 1\n", 3, "unknown key \"foo\" in [component a]" },
 	{ "action.low is no key", COMP_A "action.low = term\n", 3, "unknown key \"action.low\"" },
@@ -694,6 +699,18 @@ static const char components_config[] =
 	"[memshed]\n"				/* after the components */
 	"prefer_larger = yes\n";
 
+static void test_component_type(void)
+{
+	struct config_errors errs;
+	struct config c;
+
+	CHECK(load("[component a]\nmatch = comm:a\ntype = cache\n[component b]\nmatch = comm:b\n",
+		   &c, &errs) == 0, "rc");
+	CHECK(c.nr_comps == 2 && !strcmp(c.comps[0].type, "cache") && !c.comps[1].type[0],
+	      "type cache, and none");
+	config_free(&c);
+}
+
 static void test_components(void)
 {
 	struct config_errors errs;
@@ -915,6 +932,7 @@ int main(void)
 	RUN_TEST(test_min_idle_derived_after_parse);
 	RUN_TEST(test_total_limit_share_of_ram);
 	RUN_TEST(test_components);
+	RUN_TEST(test_component_type);
 	RUN_TEST(test_shared_rule_allowed);
 	RUN_TEST(test_indented_line_is_a_key);
 	RUN_TEST(test_overwrites_cfg_on_success);
