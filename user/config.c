@@ -22,6 +22,7 @@
  *  - NUL bytes: ini_parse_string stops at the first one.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "configcheck.h"
+#include "output.h"
 #include "memshed.h"
 
 #define NSEC_PER_MSEC	1000000ULL
@@ -208,21 +210,60 @@ static int errs_push(struct config_errors *e, int line, const char *fmt, ...)
 	return err;
 }
 
+/* The source a line of the whole is in (the last starting at or before it). */
+static int source_of(const struct config_source *src, int nr, int line)
+{
+	int k = 0;
+
+	while (k + 1 < nr && src[k + 1].first_line <= line)
+		k++;
+	return k;
+}
+
 void config_errors_print(FILE *f, const char *path, const struct config_errors *errs)
 {
 	if (!path)
 		path = "(config)";
 	for (int i = 0; i < errs->n; i++) {
-		if (errs->v[i].line)
-			fprintf(f, "%s:%d: %s\n", path, errs->v[i].line, errs->v[i].msg);
-		else
+		int line = errs->v[i].line;
+
+		if (line && errs->nr_src) {
+			const struct config_source *s = &errs->src[source_of(errs->src, errs->nr_src, line)];
+
+			fprintf(f, "%s:%d: %s\n", s->path, line - s->first_line + 1, errs->v[i].msg);
+		} else if (line) {
+			fprintf(f, "%s:%d: %s\n", path, line, errs->v[i].msg);
+		} else {
 			fprintf(f, "%s: %s\n", path, errs->v[i].msg);
+		}
 	}
+}
+
+const char *config_where(const struct config_parser *p, int line, char *buf, size_t len)
+{
+	int k = source_of(p->src, p->nr_src, line);
+	const struct config_source *s = p->nr_src ? &p->src[k] : NULL;
+
+	if (!s)
+		snprintf(buf, len, "line %d", line);
+	else if (k == p->cur_src)	/* the same file: its own line */
+		snprintf(buf, len, "line %d", line - s->first_line + 1);
+	else
+		snprintf(buf, len, "%s:%d", s->path, line - s->first_line + 1);
+	return buf;
+}
+
+static void sources_free(struct config_source *src, int nr)
+{
+	for (int i = 0; i < nr; i++)
+		free(src[i].path);
+	free(src);
 }
 
 void config_errors_free(struct config_errors *errs)
 {
 	free(errs->v);
+	sources_free(errs->src, errs->nr_src);
 	*errs = (struct config_errors){ 0 };
 }
 
@@ -624,7 +665,10 @@ static void key_set(struct config_parser *p, const struct key_def *keys, size_t 
 	}
 	line = &key_line[k - keys];
 	if (*line && !k->repeatable) {
-		perr(p, "duplicate key \"%s\" (first set at line %d)", name, abs(*line));
+		char where[512];
+
+		perr(p, "duplicate key \"%s\" (first set at %s)", name,
+		     config_where(p, abs(*line), where, sizeof(where)));
 		return;
 	}
 	*line = k->set(p, k, obj, v) ? -p->lineno : p->lineno;
@@ -634,10 +678,11 @@ static void key_set(struct config_parser *p, const struct key_def *keys, size_t 
 
 static void memshed_begin(struct config_parser *p)
 {
-	/* Read on: its keys still get checked (and duplicates reported). */
-	if (p->memshed_line)
+	/* Read on: its keys still get checked (and duplicates reported). A
+	 * drop-in may have its own [memshed], for keys no other file sets. */
+	if (p->memshed_line && source_of(p->src, p->nr_src, p->memshed_line) == p->cur_src)
 		perr(p, "duplicate section [memshed] (first at line %d)", p->memshed_line);
-	else
+	else if (!p->memshed_line)
 		p->memshed_line = p->lineno;
 	p->sec = SEC_MEMSHED;
 }
@@ -683,6 +728,8 @@ static void component_begin(struct config_parser *p, const char *name)
 	};
 	/* A name too long is reported already; kept cut for later messages. */
 	memcpy(c->name, name, strnlen(name, sizeof(c->name) - 1));
+	if (p->nr_src && !(c->file = strdup(p->src[p->cur_src].path)))
+		config_out_of_memory(p);
 	extra[n] = (struct comp_extra){ 0 };
 	p->cur = n;
 	p->cfg.nr_comps++;
@@ -786,6 +833,11 @@ static char *read_line(char *str, int size, void *stream)
 	n = (nl ? nl : p->end) - s;
 	p->pos = nl ? nl + 1 : p->end;
 	p->lineno++;
+	/* A drop-in starts outside any section: nothing carries over. */
+	while (p->cur_src + 1 < p->nr_src && p->src[p->cur_src + 1].first_line <= p->lineno) {
+		p->cur_src++;
+		p->sec = SEC_NONE;
+	}
 	strcpy(str, "\n");
 	line_dispatch(p, s, n, str, size);
 	return str;
@@ -875,10 +927,14 @@ void config_init_defaults(struct config *cfg)
 	};
 }
 
-int config_load_buffer(const char *name, const char *buf, size_t len,
-		       struct config *cfg, struct config_errors *errs)
+/* Parse buf, the files src (nr of them, or none: one buffer) one after
+ * another. On failure the errors keep src to print FILE:LINE. */
+static int load_whole(const char *name, const char *buf, size_t len,
+		      const struct config_source *src, int nr, struct config *cfg,
+		      struct config_errors *errs)
 {
-	struct config_parser p = { .pos = buf, .end = len ? buf + len : buf };
+	struct config_parser p = { .pos = buf, .end = len ? buf + len : buf, .src = src,
+				   .nr_src = nr };
 	int rc;
 
 	if (errs)
@@ -897,6 +953,12 @@ int config_load_buffer(const char *name, const char *buf, size_t len,
 		config_error_at(&p, rc, "syntax error");
 	config_check_file(&p);
 	return parser_end(&p, cfg, errs);
+}
+
+int config_load_buffer(const char *name, const char *buf, size_t len,
+		       struct config *cfg, struct config_errors *errs)
+{
+	return load_whole(name, buf, len, NULL, 0, cfg, errs);
 }
 
 static int read_all(int fd, char **ret, size_t *ret_len)
@@ -939,29 +1001,135 @@ static int check_file_owner(const struct stat *st, struct config_errors *errs)
 	return -EINVAL;
 }
 
-int config_load_file(const char *path, bool check_owner, struct config *cfg,
-		     struct config_errors *errs)
+/* Read one file (fd) onto the end of the whole, starting on a new line. */
+static int append_file(int fd, bool check_owner, const char *path, struct strbuf *whole,
+		       struct config_source **src, int *nr, int *lines, struct config_errors *errs)
 {
+	struct config_source *s;
 	char *buf = NULL;
 	struct stat st;
 	size_t len = 0;
-	int fd, err;
+	int err;
 
-	if (errs)
-		*errs = (struct config_errors){ 0 };
+	err = fstat(fd, &st) ? -errno : 0;
+	if (!err && !S_ISREG(st.st_mode))
+		err = errs_push(errs, 0, "%s: not a regular file", path) ? -ENOMEM : -EINVAL;
+	if (!err && check_owner && (err = check_file_owner(&st, errs)) && errs->n && *nr)
+		snprintf(errs->v[errs->n - 1].msg, sizeof(errs->v[0].msg),
+			 "%s: refusing to load: must be owned by root and not writable by group or others", path);
+	if (!err)
+		err = read_all(fd, &buf, &len);
+	s = err ? NULL : grow(*src, *nr, sizeof(**src));
+	if (!err && !s)
+		err = -ENOMEM;
+	if (!err) {
+		*src = s;
+		s[*nr] = (struct config_source){ .path = strdup(path), .first_line = *lines + 1 };
+		(*nr)++;
+		sb_printf(whole, "%.*s%s", (int)len, buf ? buf : "", len && buf[len - 1] != '\n' ? "\n" : "");
+		for (size_t i = 0; i < len; i++)
+			*lines += buf[i] == '\n';
+		*lines += len && buf[len - 1] != '\n';
+		err = s[*nr - 1].path ? 0 : -ENOMEM;
+	}
+	free(buf);
+	return err;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The drop-ins of path: path.d/ *.conf in name order (a package adds a
+ * component without editing the main file). The directory, like each
+ * file, must be root's and not writable by group or others; none is fine.
+ */
+static int append_dropins(const char *path, bool check_owner, struct strbuf *whole,
+			  struct config_source **src, int *nr, int *lines, struct config_errors *errs)
+{
+	char dir[4096], file[4096 + 256], **names = NULL;
+	struct dirent *de;
+	struct stat st;
+	int dfd, n = 0, err = 0;
+	DIR *d;
+
+	if (snprintf(dir, sizeof(dir), "%s.d", path) >= (int)sizeof(dir))
+		return 0;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : (errs_push(errs, 0, "%s: %s", dir, strerror(errno)), -EINVAL);
+	if (fstat(dfd, &st) || (check_owner && (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))))) {
+		close(dfd);
+		errs_push(errs, 0, "%s: refusing to load drop-ins: the directory must be owned by root and not writable by group or others", dir);
+		return -EINVAL;
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	while (!err && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		char **t;
+
+		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".conf"))
+			continue;
+		t = grow(names, n, sizeof(*names));
+		if (!t || !(t[n] = strdup(de->d_name)))
+			err = -ENOMEM;
+		else
+			names = t, n++;
+	}
+	qsort(names, n, sizeof(*names), by_name);
+	for (int i = 0; i < n; i++) {
+		int fd = err ? -1 : openat(dirfd(d), names[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+
+		snprintf(file, sizeof(file), "%s/%s", dir, names[i]);
+		if (!err && fd < 0)
+			err = errs_push(errs, 0, "%s: %s", file, strerror(errno)) ? -ENOMEM : -EINVAL;
+		if (fd >= 0) {
+			err = append_file(fd, check_owner, file, whole, src, nr, lines, errs);
+			close(fd);
+		}
+		free(names[i]);
+	}
+	free(names);
+	closedir(d);
+	return err;
+}
+
+int config_load_file(const char *path, bool check_owner, struct config *cfg,
+		     struct config_errors *errs)
+{
+	struct config_errors local = { 0 };
+	struct config_source *src = NULL;
+	struct strbuf whole = { 0 };
+	int fd, err, nr = 0, lines = 0;
+
+	if (!errs)
+		errs = &local;
+	*errs = (struct config_errors){ 0 };
 	/* One fd for the owner check and the read: no swap in between. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	err = fstat(fd, &st) ? -errno : 0;
-	if (!err && check_owner)
-		err = check_file_owner(&st, errs);
-	if (!err)
-		err = read_all(fd, &buf, &len);
-	if (!err)
-		err = config_load_buffer(path, buf, len, cfg, errs);
-	free(buf);
+	err = append_file(fd, check_owner, path, &whole, &src, &nr, &lines, errs);
 	close(fd);
+	if (!err)
+		err = append_dropins(path, check_owner, &whole, &src, &nr, &lines, errs);
+	if (!err) {
+		err = load_whole(path, whole.s ? whole.s : "", whole.len, src, nr, cfg, errs);
+		/* The errors keep the sources (to print FILE:LINE); else they go. */
+		if (err == -EINVAL) {
+			errs->src = src, errs->nr_src = nr;
+			src = NULL, nr = 0;
+		}
+	}
+	sources_free(src, nr);
+	sb_free(&whole);
+	config_errors_free(&local);
 	return err;
 }
 
@@ -970,6 +1138,7 @@ static void component_free(struct component_config *c)
 	for (int i = 0; i < c->nr_rules; i++)
 		match_rule_free(&c->rules[i]);
 	free(c->rules);
+	free(c->file);
 	for (int l = 0; l < NR_LEVELS; l++)
 		action_free(&c->ladder[l]);
 }

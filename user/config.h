@@ -33,7 +33,8 @@ struct match_rule {
 struct component_config {
 	char name[CONFIG_NAME_MAX];
 	char type[CONFIG_TYPE_MAX];	/* free-form kind (cache, batch...), "" = none */
-	int line;			/* line of the [component] header */
+	int line;			/* line of the [component] header (in the whole) */
+	char *file;			/* the file it is defined in; NULL: a buffer */
 	int priority;			/* 0..100, default 50; higher = kept longer */
 	bool critical;
 	bool prefer_larger;		/* default: [memshed] prefer_larger */
@@ -109,9 +110,19 @@ struct config_error {
 	char msg[256];
 };
 
+/* A file the config was read from, and the line it starts at in the
+ * whole (the main file, then its drop-ins): errors and components are
+ * reported at FILE:LINE of the file they are in. */
+struct config_source {
+	char *path;
+	int first_line;
+};
+
 struct config_errors {
 	struct config_error *v;
 	int n;
+	struct config_source *src;	/* NULL: one file, the path printed */
+	int nr_src;
 };
 
 /* Built-in defaults: the seed's values, no components. */

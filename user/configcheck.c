@@ -212,6 +212,7 @@ static void check_duplicate_components(struct config_parser *p)
 {
 	const struct component_config *comps = p->cfg.comps;
 	int n = p->cfg.nr_comps, *idx = calloc(n + 1, sizeof(*idx));
+	char where[512];
 
 	if (!idx) {
 		config_out_of_memory(p);
@@ -227,8 +228,8 @@ static void check_duplicate_components(struct config_parser *p)
 		}
 		if (!config_name_valid(comps[idx[i]].name))
 			continue;	/* reported at its header */
-		config_error_at(p, comps[idx[i]].line, "duplicate component \"%s\" (first defined at line %d)",
-			comps[idx[i]].name, comps[idx[first]].line);
+		config_error_at(p, comps[idx[i]].line, "duplicate component \"%s\" (first defined at %s)",
+			comps[idx[i]].name, config_where(p, comps[idx[first]].line, where, sizeof(where)));
 	}
 	free(idx);
 }

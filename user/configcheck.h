@@ -35,6 +35,8 @@ struct config_parser {
 
 	const char *pos, *end;		/* the input */
 	int lineno;
+	const struct config_source *src;	/* the files in it, or none */
+	int nr_src, cur_src;
 
 	enum config_section sec;
 	char title[256];		/* "memshed", "component NAME" */
@@ -55,6 +57,8 @@ int config_out_of_memory(struct config_parser *p);	/* returns -1 */
  * 0 unset, negative if its value was bad. */
 int config_key_line(const struct config_parser *p, int comp, const char *key);
 bool config_name_valid(const char *name);
+/* "line N", or "FILE:N" when the config is read from several files. */
+const char *config_where(const struct config_parser *p, int line, char *buf, size_t len);
 const char *match_kind_name(enum match_kind k);
 
 /* configcheck.c */

@@ -77,7 +77,11 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 
 		sb_printf(sb, "%s{\"name\":", i ? "," : "");
 		sb_json_str(sb, c->cfg->name);
-		sb_printf(sb, ",\"type\":\"%s\"", c->cfg->type);
+		sb_printf(sb, ",\"type\":\"%s\",\"file\":", c->cfg->type);
+		if (c->cfg->file)
+			sb_json_str(sb, c->cfg->file);
+		else
+			sb_printf(sb, "null");
 		sb_printf(sb, ",\"state\":\"%s\",\"priority\":%d,\"critical\":%s,\"in_use\":%s,"
 			  "\"hold_ttl_ms\":%lld,\"nr_pids\":%u,\"pids\":[",
 			  comp_state_name(c->state), c->cfg->priority,

@@ -406,6 +406,25 @@ cp "$dir/conf.saved" "$conf"
 chmod 600 "$conf"
 expect reload_restored 0 '' reload
 
+# ---- drop-ins: CONFIG.d/*.conf, read after the main file, at start and reload
+mkdir -m 755 "$conf.d"
+on_exit rm -rf "$conf.d"
+printf '[component extra]\nmatch = comm:clit-extra\ntype = addon\n' >"$conf.d/50-extra.conf"
+chmod 644 "$conf.d/50-extra.conf"
+expect dropin_check_config 0 '' check-config "$conf"
+expect dropin_reload 0 '' reload
+check dropin_component_known bash -c "\"\$1\" status --json | jq -e --arg f '$conf.d/50-extra.conf' '.components[] | select(.name == \"extra\") | .file == \$f'" _ "$MEMSHED"
+printf '[component extra2]\nmatch = comm:x\npriority = 101\n' >"$conf.d/60-bad.conf"
+chmod 644 "$conf.d/60-bad.conf"
+expect dropin_bad_refused_at_its_line 1 "60-bad.conf:3: .*priority" check-config "$conf"
+expect dropin_bad_reload_refused 1 'invalid.*kept' reload
+check dropin_bad_keeps_extra bash -c "\"\$1\" status --json | jq -e '[.components[] | select(.name == \"extra2\")] | length == 0'" _ "$MEMSHED"
+rm -f "$conf.d/60-bad.conf"
+chmod 777 "$conf.d"
+expect dropin_dir_writable_refused 1 'refusing to load drop-ins' check-config "$conf"
+rm -rf "$conf.d"
+expect dropin_removed_reload 0 '' reload
+
 # ---- events
 
 expect events_text 0 '' events --file "$ring"

@@ -862,6 +862,84 @@ static void check_refused(const char *path, const char *why)
 	config_errors_free(&errs);
 }
 
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL, "create %s", path);
+	if (!f)
+		return;
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+/* Drop-ins: FILE.d/ *.conf after the main file, in name order; errors at
+ * FILE:LINE of the drop-in; nothing carries over from one file to the next;
+ * a directory others may write to is refused. */
+static void test_dropins(void)
+{
+	char dir[] = "/tmp/memshed-dropins.XXXXXX", main_path[128], d_path[160], a[200], b[200];
+	struct config_errors errs;
+	struct config c;
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL, "tempdir");
+	snprintf(main_path, sizeof(main_path), "%s/m.conf", dir);
+	snprintf(d_path, sizeof(d_path), "%s.d", main_path);
+	snprintf(a, sizeof(a), "%s/10-a.conf", d_path);
+	snprintf(b, sizeof(b), "%s/20-b.conf", d_path);
+	write_file(main_path, "[memshed]\ntotal_limit = 2G\n[component main]\nmatch = comm:m", 0644);
+	CHECK(mkdir(d_path, 0755) == 0, "mkdir .d");
+	write_file(b, "[component bee]\nmatch = comm:b\n", 0644);
+	write_file(a, "[component ay]\nmatch = comm:a\n", 0644);
+	CHECK(config_load_file(main_path, false, &c, &errs) == 0, "loads");
+	CHECK(c.nr_comps == 3 && !strcmp(c.comps[0].name, "main") && !strcmp(c.comps[1].name, "ay") &&
+	      !strcmp(c.comps[2].name, "bee"), "main file, then the drop-ins in name order");
+	CHECK(c.nr_comps == 3 && c.comps[1].file && !strcmp(c.comps[1].file, a) &&
+	      !strcmp(c.comps[0].file, main_path), "each component knows its file");
+	CHECK(c.total_limit == 2ULL << 30, "the main file's settings");
+	config_free(&c);
+
+	/* A key at the top of a drop-in is outside any section, not in the
+	 * previous file's last one; errors name the drop-in and its line. */
+	write_file(b, "priority = 5\n[component bee]\nmatch = comm:b\npriority = 500\n", 0644);
+	CHECK(config_load_file(main_path, false, &c, &errs) == -EINVAL, "refused");
+	f = open_memstream(&out, &outlen);
+	config_errors_print(f, main_path, &errs);
+	fclose(f);
+	CHECK(out && strstr(out, "20-b.conf:1: key \"priority\" outside any section"), "%s", out);
+	CHECK(out && strstr(out, "20-b.conf:4: priority"), "range error at the drop-in's line");
+	free(out);
+	config_errors_free(&errs);
+
+	write_file(b, "[component main]\nmatch = comm:x\n", 0644);
+	CHECK(config_load_file(main_path, false, &c, &errs) == -EINVAL && errs.n == 1 &&
+	      strstr(errs.v[0].msg, "first defined at ") && strstr(errs.v[0].msg, "m.conf:3"),
+	      "a duplicate across files names the first file and line (%s)", errs.n ? errs.v[0].msg : "");
+	config_errors_free(&errs);
+	write_file(b, "[component bee]\nmatch = comm:b\n", 0644);
+
+	if (geteuid() == 0) {
+		chmod(d_path, 0777);
+		CHECK(config_load_file(main_path, true, &c, &errs) == -EINVAL && errs.n &&
+		      strstr(errs.v[0].msg, "refusing to load drop-ins"), "world-writable .d refused");
+		config_errors_free(&errs);
+		chmod(d_path, 0755);
+		chmod(b, 0666);
+		CHECK(config_load_file(main_path, true, &c, &errs) == -EINVAL && errs.n &&
+		      strstr(errs.v[0].msg, "20-b.conf: refusing"), "world-writable drop-in refused");
+		config_errors_free(&errs);
+	}
+	unlink(a);
+	unlink(b);
+	rmdir(d_path);
+	unlink(main_path);
+	rmdir(dir);
+}
+
 static void test_owner_check(void)
 {
 	struct config_errors errs;
@@ -933,6 +1011,7 @@ int main(void)
 	RUN_TEST(test_total_limit_share_of_ram);
 	RUN_TEST(test_components);
 	RUN_TEST(test_component_type);
+	RUN_TEST(test_dropins);
 	RUN_TEST(test_shared_rule_allowed);
 	RUN_TEST(test_indented_line_is_a_key);
 	RUN_TEST(test_overwrites_cfg_on_success);
