@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "daemon_state.h"
 #include "eventlog.h"
+#include "journal.h"
 #include "memshed.skel.h"
 #include "round.h"
 
@@ -514,6 +515,21 @@ static void loop(struct daemon *d)
 	}
 }
 
+/* Under systemd, records go to the journal with structured fields. When
+ * stdout is the journal already (JOURNAL_STREAM), they go there only once. */
+static void open_journal(struct daemon *d)
+{
+	int err;
+
+	if (!journal_wanted())
+		return;
+	err = journal_open(NULL);
+	if (err)
+		log_warn("journal: %s; records go to stdout and the event log", strerror(-err));
+	else if (getenv("JOURNAL_STREAM"))
+		eventlog_setup(d->opts.log_format, false);
+}
+
 static void shutdown_daemon(struct daemon *d)
 {
 	/* Leave nothing frozen behind us. */
@@ -532,6 +548,7 @@ static void shutdown_daemon(struct daemon *d)
 		eventring_close(d->ring);
 	eventlog_remove_sink(ring_sink, d);
 	eventlog_remove_sink(control_sink, d);
+	journal_close();
 	sb_free(&d->last_candidates);
 	config_free(d->cfg);
 	free(d->cfg);
@@ -580,6 +597,7 @@ static int start(struct daemon *d)
 	open_ring(d);
 	eventlog_add_sink(ring_sink, d);
 	eventlog_add_sink(control_sink, d);
+	open_journal(d);
 	ao.dry_run = d->cfg->dry_run;
 	actuator_init(&d->act, &ao);
 	/* A previous memshed may have died with components frozen. */

@@ -444,6 +444,37 @@ void eventlog_render_text(struct strbuf *out, const char *json, size_t len)
 	sb_free(&tmp);
 }
 
+int eventlog_fields(const char *json, size_t len, eventlog_field_fn fn, void *ctx)
+{
+	struct cursor c = { json, json + len };
+	struct strbuf key = {}, val = {}, tmp = {};
+	char tok[64];
+	int err = cur_eat(&c, '{') ? 0 : -1;
+
+	for (int n = 0; !err && !cur_eat(&c, '}'); n++) {
+		if (n && !cur_eat(&c, ','))
+			err = -1;
+		sb_reset(&key);
+		sb_reset(&val);
+		if (!err && (cur_string(&c, &key) || !key.s || !cur_eat(&c, ':')))
+			err = -1;
+		if (err)
+			break;
+		if (c.p < c.end && *c.p == '"')
+			err = cur_string(&c, &val);
+		else if (c.p < c.end && (*c.p == '[' || *c.p == '{'))
+			err = render_list(&c, &val, &tmp, *c.p == '{');
+		else if (!(err = cur_bare(&c, tok, sizeof(tok))))
+			sb_printf(&val, "%s", tok);
+		if (!err)
+			fn(ctx, key.s, val.s ? val.s : "");
+	}
+	sb_free(&key);
+	sb_free(&val);
+	sb_free(&tmp);
+	return err || c.p != c.end ? -1 : 0;
+}
+
 size_t eventlog_record_json_len(const char *rec, size_t len)
 {
 	const char *nl = memchr(rec, '\n', len);

@@ -46,6 +46,11 @@ void eventlog_render_text(struct strbuf *out, const char *json, size_t len);
  * (rings written before records were stored once hold "json\ntext"). */
 size_t eventlog_record_json_len(const char *rec, size_t len);
 
+/* Each top-level field of a record, its value as text (a string unquoted,
+ * a list as "a,b"). Returns -1 if the record is not such an object. */
+typedef void (*eventlog_field_fn)(void *ctx, const char *key, const char *value);
+int eventlog_fields(const char *json, size_t len, eventlog_field_fn fn, void *ctx);
+
 /* Render and emit a kernel record; comp is the component's name or NULL. */
 void eventlog_kernel(const struct memshed_event *e, const char *comp);
 int event_type_parse(const char *name);	/* -1 if unknown */
