@@ -132,7 +132,7 @@ FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS     := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_LIB_SRCS := user/values.c user/config.c user/configcheck.c user/control.c user/output.c \
-		 user/eventring.c user/eventlog.c
+		 user/eventring.c user/eventlog.c user/cgroup.c
 FUZZ_CFLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignorelist.txt \
 	-fno-omit-frame-pointer $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser

@@ -88,7 +88,28 @@ static int name_index(const char *const *names, size_t n, const char *s)
 static const char *const match_kinds[] = {
 	[MATCH_COMM] = "comm", [MATCH_EXE] = "exe", [MATCH_CMDLINE] = "cmdline",
 	[MATCH_CGROUP] = "cgroup", [MATCH_PIDFILE] = "pidfile", [MATCH_USER] = "user",
+	[MATCH_UNIT] = "unit",
 };
+
+/* A systemd unit that owns a cgroup: NAME.service, .scope or .slice. */
+static int unit_check(const char *arg, char *why)
+{
+	static const char *const suffixes[] = { ".service", ".scope", ".slice" };
+	size_t n = strlen(arg);
+
+	if (arg[strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_.@\\-")]) {
+		snprintf(why, CONFIG_WHY_MAX, "unit: not a unit name");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		size_t k = strlen(suffixes[i]);
+
+		if (n > k && !strcmp(arg + n - k, suffixes[i]))
+			return 0;
+	}
+	snprintf(why, CONFIG_WHY_MAX, "unit: names a .service, .scope or .slice (units with a cgroup)");
+	return -EINVAL;
+}
 
 const char *match_kind_name(enum match_kind k)
 {
@@ -142,6 +163,8 @@ static int match_check_arg(struct match_rule *r, const char *arg, char *why)
 		return config_regex_compile(&r->re, arg, why);
 	case MATCH_USER:
 		return user_resolve(arg, &r->uid, why);
+	case MATCH_UNIT:
+		return unit_check(arg, why);
 	default:	/* exe:, cgroup:, pidfile: */
 		if (*arg == '/')
 			return 0;
@@ -162,7 +185,7 @@ static int match_parse(const char *s, struct match_rule *ret, char *why)
 		    !strncmp(s, match_kinds[i], colon - s))
 			kind = i;
 	if (kind < 0) {
-		snprintf(why, CONFIG_WHY_MAX, "unknown match kind (comm:, exe:, cmdline:, cgroup:, pidfile:, user:)");
+		snprintf(why, CONFIG_WHY_MAX, "unknown match kind (comm:, exe:, cmdline:, cgroup:, unit:, pidfile:, user:)");
 		return -EINVAL;
 	}
 	r.kind = kind;
@@ -730,6 +753,7 @@ static void component_begin(struct config_parser *p, const char *name)
 	memcpy(c->name, name, strnlen(name, sizeof(c->name) - 1));
 	if (p->nr_src && !(c->file = strdup(p->src[p->cur_src].path)))
 		config_out_of_memory(p);
+	c->file_line = p->nr_src ? p->lineno - p->src[p->cur_src].first_line + 1 : p->lineno;
 	extra[n] = (struct comp_extra){ 0 };
 	p->cur = n;
 	p->cfg.nr_comps++;

@@ -21,7 +21,7 @@ enum usage_source { USAGE_COMPONENTS, USAGE_SYSTEM, USAGE_CGROUP };
 enum rss_mode { RSS_TRACEPOINT, RSS_SAMPLE, RSS_AUTO };
 
 enum match_kind { MATCH_COMM, MATCH_EXE, MATCH_CMDLINE, MATCH_CGROUP,
-		  MATCH_PIDFILE, MATCH_USER };
+		  MATCH_PIDFILE, MATCH_USER, MATCH_UNIT };
 
 struct match_rule {
 	enum match_kind kind;
@@ -35,6 +35,7 @@ struct component_config {
 	char type[CONFIG_TYPE_MAX];	/* free-form kind (cache, batch...), "" = none */
 	int line;			/* line of the [component] header (in the whole) */
 	char *file;			/* the file it is defined in; NULL: a buffer */
+	int file_line;			/* the header's line in that file */
 	int priority;			/* 0..100, default 50; higher = kept longer */
 	bool critical;
 	bool prefer_larger;		/* default: [memshed] prefer_larger */
@@ -124,6 +125,11 @@ struct config_errors {
 	struct config_source *src;	/* NULL: one file, the path printed */
 	int nr_src;
 };
+
+/* Warnings about a valid config (check-config prints them; they change
+ * nothing): a unit: rule whose unit has no cgroup now (not started yet?).
+ * Returns how many were printed, as FILE:LINE: warning: message. */
+int config_warnings(const struct config *cfg, FILE *f);
 
 /* Built-in defaults: the seed's values, no components. */
 void config_init_defaults(struct config *cfg);

@@ -7,13 +7,16 @@
  * min_idle_time and total_limit as a share of RAM; and, for each cmdline:
  * rule, the bound on what glibc's regcomp would build of it.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "configcheck.h"
 
 /*
@@ -389,3 +392,55 @@ void config_check_file(struct config_parser *p)
 	resolve_total_limit(p);
 }
 
+
+/* ---- warnings (a valid config) ------------------------------------------ */
+
+/* Is there a directory named `name` at most `depth` levels below dir? */
+static bool dir_has(const char *dir, const char *name, int depth)
+{
+	char sub[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (!strcmp(de->d_name, name))
+			found = true;
+		else if (depth > 1 && snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) < (int)sizeof(sub))
+			found = dir_has(sub, name, depth - 1);
+	}
+	closedir(d);
+	return found;
+}
+
+/* A unit has a cgroup in systemd's hierarchy: cgroup2, or name=systemd. */
+static bool unit_exists(const char *unit)
+{
+	struct cgroup_mount cm;
+
+	return (cgroup_find_mount(NULL, NULL, &cm) == 0 && dir_has(cm.mnt, unit, 4)) ||
+	       (cgroup_find_mount("name=systemd", NULL, &cm) == 0 && dir_has(cm.mnt, unit, 4));
+}
+
+int config_warnings(const struct config *cfg, FILE *f)
+{
+	int n = 0;
+
+	for (int i = 0; i < cfg->nr_comps; i++) {
+		const struct component_config *c = &cfg->comps[i];
+
+		for (int k = 0; k < c->nr_rules; k++) {
+			if (c->rules[k].kind != MATCH_UNIT || unit_exists(c->rules[k].arg))
+				continue;
+			fprintf(f, "%s:%d: warning: component \"%s\": unit %s has no cgroup now "
+				"(not started, or not on this host); the rule matches once it runs\n",
+				c->file ? c->file : "(config)", c->file_line, c->name, c->rules[k].arg);
+			n++;
+		}
+	}
+	return n;
+}

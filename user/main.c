@@ -115,6 +115,7 @@ static int cmd_check_config(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", argv[1], strerror(-err));
 		return EXIT_FAILURE_;
 	}
+	config_warnings(&cfg, stderr);
 	printf("%s: ok (%d component%s)\n", argv[1], cfg.nr_comps, cfg.nr_comps == 1 ? "" : "s");
 	config_free(&cfg);
 	return EXIT_OK;

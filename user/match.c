@@ -191,6 +191,35 @@ static bool match_cgroup_text(struct proc_facts *f, const char *want)
 	return false;
 }
 
+/*
+ * unit:NAME: a process is in a systemd unit when a component of its
+ * cgroup path in systemd's hierarchy is NAME (/system.slice/NAME.service,
+ * or a slice anywhere above it). On cgroup v2 that is the 0:: line, on
+ * hybrid and v1 hosts also the name=systemd line. A restarted unit's new
+ * processes are in the same cgroup, so they match again.
+ */
+static bool match_unit(struct proc_facts *f, const char *unit)
+{
+	const char *lines = facts_cgroups(f), *line, *path, *end, *c;
+	size_t n = strlen(unit);
+
+	for (line = lines; *line; line = end + (*end != '\0')) {
+		end = strchrnul(line, '\n');
+		if (strncmp(line, "0::", 3) && !memmem(line, end - line, ":name=systemd:", 14))
+			continue;
+		path = memchr(line, ':', end - line);
+		path = path ? memchr(path + 1, ':', end - path - 1) : NULL;
+		for (c = path; c && c < end; c = memchr(c + 1, '/', end - c - 1)) {
+			if ((size_t)(end - c - 1) >= n && !memcmp(c + 1, unit, n) &&
+			    (c + 1 + n == end || c[1 + n] == '/'))
+				return true;
+			if (!memchr(c + 1, '/', end - c - 1))
+				break;
+		}
+	}
+	return false;
+}
+
 static int u64_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -394,6 +423,8 @@ static bool rule_matches(const struct match_ctx *m, const struct component_confi
 		return match_pidfile(cc, r, f);
 	case MATCH_USER:
 		return facts_uid(f, &uid) && uid == r->uid;
+	case MATCH_UNIT:
+		return match_unit(f, r->arg);
 	}
 	return false;
 }
