@@ -231,7 +231,7 @@ sleep $((started_s + 5 - SECONDS > 0 ? started_s + 5 - SECONDS : 0))
 
 expect status_text_exit_0 0 '' status
 check status_text_level_line grep -qE '^level: +(low|medium|high|critical) ' <<<"$OUT"
-check status_text_table_header grep -qE '^COMPONENT +STATE +PIDS +RSS +ANON +FILE +SHMEM +IDLE +LAST +PRIO' <<<"$OUT"
+check status_text_table_header grep -qE '^COMPONENT +STATE +PIDS +RSS +ANON +FILE +SHMEM +SWAP +IDLE +LAST +PRIO' <<<"$OUT"
 check status_text_component_rows bash -c 'for c in "${@:2}"; do grep -qE "^$c +[a-z]+ +[0-9]+ " <<<"$1" || { echo "no row for $c"; exit 1; }; done' _ "$OUT" "${COMPONENTS[@]}"
 check status_text_held_flag grep -qE '^held .* held +' <<<"$OUT"
 
