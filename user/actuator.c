@@ -60,6 +60,7 @@ int actuator_init(struct actuator *a, const struct actuator_opts *opts)
 	r = freezer_init(&a->freezer, opts->freezer_root);
 	if (r < 0)
 		return r;
+	freezer_set_state_dir(&a->freezer, opts->state_dir);
 	a->ready = true;
 	return 0;
 }

@@ -20,6 +20,7 @@ struct actuator_opts {
 	pidref_verify_fn verify;
 	void *verify_ctx;
 	const char *freezer_root;	/* NULL: found from /proc/self/mountinfo */
+	const char *state_dir;		/* records of frozen groups (NULL: none) */
 	bool dry_run;
 };
 

@@ -541,7 +541,8 @@ static int open_ring(struct daemon *d)
 
 static int start(struct daemon *d)
 {
-	struct actuator_opts ao = { .verify = verify_label, .verify_ctx = d };
+	struct actuator_opts ao = { .verify = verify_label, .verify_ctx = d,
+				    .state_dir = FREEZER_STATE_DIR };
 	uint64_t t0;
 	int ret, thawed;
 

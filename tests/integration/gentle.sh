@@ -83,6 +83,7 @@ settle_time = 1s
 psi_medium_some = 0
 psi_high_some = 0
 psi_critical_some = 0
+psi_medium_full = 0
 psi_high_full = 0
 psi_critical_full = 0
 event_log = $dir/events.ring
@@ -331,3 +332,59 @@ else
 	fail two_both_frozen "no result for r2"
 fi
 daemon_stop
+
+# ------------------------------------------------------------ freeze records (issue 11 item 6)
+
+# A frozen group is recorded under /run/memshed/frozen with its owner; a
+# second memshed leaves a live owner's group alone, one started after the
+# owner died thaws it, moves the process back and drops the record.
+conf_common >"$dir/fz.conf"
+cat >>"$dir/fz.conf" <<CONF
+
+[component fzd]
+match = comm:fzd
+priority = 10
+action = freeze
+CONF
+chmod 600 "$dir/fz.conf"
+conf_common >"$dir/none.conf"
+chmod 600 "$dir/none.conf"
+spawn fzd "$HELPERS/memhog" --anon 20 --comm fzd --ready-file "$dir/fzd.ready"
+wait_for 10 test -e "$dir/fzd.ready" || fail setup "fzd never became ready"
+cg_before=$(grep '^0::' "/proc/$fzd/cgroup")
+record=/run/memshed/frozen/%sys%fs%cgroup%unified%memshed%fzd
+daemon_start "$dir/fz.conf"
+daemon_wait_ready || exit 1
+owner=$DAEMON_PID
+wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
+	fail setup "fzd was not labelled"
+log_mark
+check freeze_unload unload fzd
+if log_wait 10 '"type":"result".*"component":"fzd".*"result":"frozen"'; then
+	res=$(log_grep '"type":"result".*"component":"fzd"' | head -1)
+	check freeze_frees_nothing grep -q '"memory_freed_bytes":0,' <<<"$res"
+	check freeze_recorded grep -q "^owner $owner " "$record"
+	check freeze_record_has_origin grep -q "^origin $fzd /sys/fs/cgroup/unified" "$record"
+	# Another memshed (its own socket) starts: the live owner's group stays.
+	sock=$MEMSHED_SOCKET
+	export MEMSHED_SOCKET=/run/memshed/test-$$-other.sock
+	daemon_start "$dir/none.conf"
+	daemon_wait_ready || exit 1
+	check other_memshed_leaves_it is_frozen fzd
+	daemon_stop
+	export MEMSHED_SOCKET=$sock
+	# The owner dies without thawing; the next memshed thaws.
+	kill -KILL "$owner"
+	daemon_stop "$owner"
+	check frozen_after_owner_died is_frozen fzd
+	daemon_start "$dir/none.conf"
+	daemon_wait_ready || exit 1
+	check dead_owner_group_thawed bash -c "$(declare -f is_frozen); ! is_frozen fzd"
+	check dead_owner_record_removed test ! -e "$record"
+	check dead_owner_process_moved_back [ "$(grep '^0::' "/proc/$fzd/cgroup")" = "$cg_before" ]
+	check dead_owner_process_alive pid_alive "$fzd"
+	daemon_stop
+else
+	fail freeze_frees_nothing "fzd was not frozen"
+fi
+kill_tree "$fzd"
