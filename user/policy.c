@@ -206,7 +206,13 @@ const char *policy_step_skip_why(enum step_skip s)
 static bool comp_loaded(const struct component *c, const struct policy_step *st)
 {
 	enum action_kind k = st->action ? st->action->kind : ACTION_NONE;
+	bool ends = k == ACTION_TERM || k == ACTION_KILL;
 
+	/* A frozen or hibernated component still holds its memory (in RAM or
+	 * swap): a later step of its ladder that ends it applies (round_add
+	 * thaws it first, so that it can exit cleanly). */
+	if ((c->state == COMP_FROZEN || c->state == COMP_HIBERNATED) && ends && c->nr_procs)
+		return true;
 	if (c->state != COMP_ACTIVE || !c->nr_procs)
 		return false;
 	if (k == ACTION_NONE)

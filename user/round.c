@@ -287,6 +287,11 @@ int round_add(struct daemon *d, struct component *c, enum level level)
 	failpoint("pre-signal");
 	if (a->kind == ACTION_HIBERNATE && !d->act.opts.dry_run)
 		hibernate_arm(d, c);
+	/* Ending a frozen or hibernated component: thawed first, so that it
+	 * can handle SIGTERM and exit cleanly (frozen, only SIGKILL works). */
+	if ((a->kind == ACTION_TERM || a->kind == ACTION_KILL) && !d->act.opts.dry_run &&
+	    (c->state == COMP_FROZEN || c->state == COMP_HIBERNATED))
+		round_thaw(d, c, "the ladder's next step ends it", NULL);
 	err = actuator_start(&d->act, job, pids, nr, c->rss_total, now_mono_ns());
 	r->nr_jobs++;
 	if (err && job->result == JOB_RUNNING)

@@ -403,7 +403,8 @@ static void test_params_from_config(void)
  * components in use until their lease ends; min_idle_time as given; and
  * "loaded" only for active components with processes whose step at the
  * level is not one already taken in this episode (signal, exec and freeze
- * leave the processes running: once per level; term and kill each time).
+ * leave the processes running: once per level; term and kill each time),
+ * and for frozen ones whose step ends them.
  */
 static void test_snapshot_of_registry(void)
 {
@@ -421,10 +422,10 @@ static void test_snapshot_of_registry(void)
 		{ COMP_ACTIVE, 2, ACTION_SIGNAL, LEVEL_HIGH },	/* 4: taken at high */
 		{ COMP_ACTIVE, 2, ACTION_FREEZE, LEVEL_CRITICAL },/* 5: taken above */
 		{ COMP_ACTIVE, 0, ACTION_TERM, -1 },		/* 6: no process */
-		{ COMP_FROZEN, 2, ACTION_TERM, -1 },		/* 7: frozen */
+		{ COMP_FROZEN, 2, ACTION_TERM, -1 },		/* 7: frozen, then term: loaded */
 		{ COMP_UNLOADING, 2, ACTION_KILL, -1 },		/* 8: being unloaded */
 	};
-	static const bool loaded[N] = { true, true, true, true, false, false, false, false, false };
+	static const bool loaded[N] = { true, true, true, true, false, false, false, true, false };
 
 	for (int i = 0; i < N; i++) {
 		memset(&cc[i], 0, sizeof(cc[i]));
