@@ -14,9 +14,10 @@
 #include "pidref.h"
 
 /* One batch: at most this much address range or this many mappings.
- * Paging 16 MiB of anonymous memory out to a swapfile took 20-45 ms here
- * (2 cores, shared): the most one loop turn is held. */
-#define RECLAIM_BATCH_BYTES	(16ull << 20)
+ * Paging 16 MiB of anonymous memory out to a swapfile took up to 160 ms on
+ * a loaded 2-core host (load 5): 4 MiB holds a loop turn a quarter of
+ * that, and 240 MiB takes 60 turns. */
+#define RECLAIM_BATCH_BYTES	(4ull << 20)
 #define RECLAIM_BATCH_VMAS	128
 
 /* Below this much free swap, anonymous memory counts as unable to go. */
