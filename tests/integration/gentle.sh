@@ -119,7 +119,8 @@ if log_wait 30 '"type":"result".*"component":"cache"'; then
 	after=$(rss_bytes "$redis")
 	note "redis hibernate: RSS $(mib "$before") MiB -> $(mib "$after") MiB;" \
 		"memory_freed $(jfield "$res" memory_freed_bytes) B in $(jfield "$res" duration_ms) ms," \
-		"$(jfield "$res" batches) batches, reclaimable $(jfield "$res" reclaimable)"
+		"$(jfield "$res" batches) batches (longest $(jfield "$res" longest_batch_ms) ms)," \
+		"reclaimable $(jfield "$res" reclaimable)"
 	check hibernate_result grep -q '"result":"hibernated"' <<<"$res"
 	check hibernate_frees_70pct test $((after * 10)) -le $((before * 3))
 	check hibernate_alive pid_alive "$redis"
@@ -218,7 +219,8 @@ if log_wait 30 '"type":"result".*"component":"mc"'; then
 	after=$(rss_bytes "$mc")
 	freed=$(jfield "$res" memory_freed_bytes)
 	note "memcached reclaim: RSS $(mib "$before") MiB -> $(mib "$after") MiB; memory_freed" \
-		"$(mib "$freed") MiB in $(jfield "$res" duration_ms) ms, $(jfield "$res" batches) batches"
+		"$(mib "$freed") MiB in $(jfield "$res" duration_ms) ms, $(jfield "$res" batches) batches" \
+		"(longest $(jfield "$res" longest_batch_ms) ms)"
 	check reclaim_result grep -q '"result":"reclaimed"' <<<"$res"
 	check reclaim_with_swap grep -q '"reclaimable":"anon+file"' <<<"$res"
 	check reclaim_rss_drops test $((after * 2)) -lt "$before"
