@@ -625,6 +625,35 @@ static bool owner_alive_compat(const char *cgdir)
 	return read_file(path, comm, sizeof(comm)) > 0 && !strcmp(comm, "memshed\n");
 }
 
+/* Drop the records of groups that are gone (removed behind memshed's back)
+ * and whose owner is dead. */
+static void state_prune(struct freezer *fz)
+{
+	char cgdir[FREEZER_PATH_MAX];
+	struct dirent *de;
+	int dfd = state_dir_open(fz);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] != '%')
+			continue;
+		snprintf(cgdir, sizeof(cgdir), "%s", de->d_name);
+		for (char *p = cgdir; *p; p++)
+			if (*p == '%')
+				*p = '/';
+		if (access(cgdir, F_OK) != 0 && !state_owner_alive(fz, cgdir)) {
+			origins_drop(fz->state, cgdir);
+			unlinkat(dirfd(d), de->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
 void freezer_set_state_dir(struct freezer *f, const char *dir)
 {
 	snprintf(f->state_dir, sizeof(f->state_dir), "%s", dir ? dir : "");
@@ -706,6 +735,7 @@ int freezer_thaw_all(struct freezer *f)
 		}
 		closedir(d);
 	}
+	state_prune(f);
 	return count;
 }
 
