@@ -9,6 +9,10 @@
  *   kill    SIGKILL at once, then as term after its escalation.
  *   signal  one signal, done at start.
  *   freeze  the processes into the component's frozen cgroup, done at start.
+ *   reclaim its memory paged out while it runs (reclaim.h): a batch per
+ *           actuator_step, so one loop turn never pages out more than
+ *           RECLAIM_BATCH_BYTES; deadline_ns stays "now" until done.
+ *   hibernate  freeze, then reclaim as above (frozen pages stay out).
  *   exec    a hook, waited for up to exec_timeout, then killed.
  *
  * Jobs that wait (term, kill, exec) leave their pidrefs in job->procs; the
@@ -26,6 +30,8 @@
 
 #include "actuator.h"
 #include "hook.h"
+#include "output.h"
+#include "reclaim.h"
 
 #define NSEC_PER_SEC		1000000000ULL
 #define KILL_WAIT_NS		(5 * NSEC_PER_SEC)	/* SIGKILL -> gone, else failed */
@@ -36,7 +42,8 @@ const char *job_result_name(enum job_result r)
 		[JOB_RUNNING] = "running", [JOB_EXITED] = "exited",
 		[JOB_KILLED] = "killed", [JOB_FROZEN] = "frozen",
 		[JOB_SIGNALLED] = "signalled", [JOB_HOOK_OK] = "hook-ok",
-		[JOB_FAILED] = "failed",
+		[JOB_FAILED] = "failed", [JOB_RECLAIMED] = "reclaimed",
+		[JOB_HIBERNATED] = "hibernated", [JOB_THAWED] = "thawed",
 	};
 
 	if ((unsigned int)r < sizeof(names) / sizeof(names[0]) && names[r])
@@ -53,6 +60,7 @@ int actuator_init(struct actuator *a, const struct actuator_opts *opts)
 	r = freezer_init(&a->freezer, opts->freezer_root);
 	if (r < 0)
 		return r;
+	freezer_set_state_dir(&a->freezer, opts->state_dir);
 	a->ready = true;
 	return 0;
 }
@@ -202,7 +210,11 @@ static int start_freeze(struct actuator *a, struct unload_job *job, const pid_t 
 		r = open_verified(a, pids[i], job->comp_id, &p);
 		if (r == 0)
 			r = freezer_group_add(f, cgdir, &p);
-		pidref_close(&p);
+		if (r == 0 && job->action.kind == ACTION_HIBERNATE &&
+		    job->nr_procs < ACTUATOR_MAX_FDS)
+			job->procs[job->nr_procs++] = p;	/* to page out once frozen */
+		else
+			pidref_close(&p);
 		if (r == 0)
 			job->nr_signalled++;
 		else if (r != -ESRCH)
@@ -223,8 +235,98 @@ static int start_freeze(struct actuator *a, struct unload_job *job, const pid_t 
 		job_fail(job, "cannot freeze %s: %s", cgdir, strerror(-r));
 		return r;
 	}
-	job->result = JOB_FROZEN;
+	job->result = job->action.kind == ACTION_HIBERNATE ? JOB_RUNNING : JOB_FROZEN;
 	return 0;
+}
+
+/* ---- reclaim, hibernate ---- */
+
+static void reclaim_begin(struct unload_job *job, uint64_t now_ns)
+{
+	struct swap_facts sw;
+
+	swap_facts_read("/proc/meminfo", &sw);
+	job->rc = (struct reclaim_progress){ .file_only = !swap_has_room(&sw) };
+	job->deadline_ns = now_ns;	/* the next loop turn goes on at once */
+}
+
+static int start_reclaim(struct actuator *a, struct unload_job *job, const pid_t *pids, int nr,
+			 uint64_t now_ns)
+{
+	struct pidref p;
+	int r;
+
+	for (int i = 0; i < nr; i++) {
+		r = open_verified(a, pids[i], job->comp_id, &p);
+		if (r < 0) {
+			if (r != -ESRCH)
+				job->nr_refused++;
+			continue;
+		}
+		job->nr_signalled++;
+		if (job->nr_procs < ACTUATOR_MAX_FDS)
+			job->procs[job->nr_procs++] = p;
+		else
+			pidref_close(&p);
+	}
+	r = job_check_nothing_done(job, nr);
+	if (r <= 0)
+		return r;
+	reclaim_begin(job, now_ns);
+	return 0;
+}
+
+static int start_hibernate(struct actuator *a, struct unload_job *job, const pid_t *pids, int nr,
+			   uint64_t now_ns)
+{
+	int r = start_freeze(a, job, pids, nr);
+
+	if (r < 0 || job->result != JOB_RUNNING) {
+		actuator_job_release(job);
+		return r;
+	}
+	reclaim_begin(job, now_ns);
+	return 0;
+}
+
+/* One batch of one process per turn: the loop stays responsive. */
+static int step_reclaim(struct unload_job *job, uint64_t now_ns)
+{
+	struct reclaim_progress *rc = &job->rc;
+	bool hib = job->action.kind == ACTION_HIBERNATE;
+	int r;
+
+	if (job->cancel) {
+		job->result = JOB_THAWED;
+		return 1;
+	}
+	rc->turns++;
+	while (rc->proc < job->nr_procs) {
+		uint64_t t0 = now_mono_ns(), took;
+
+		r = reclaim_batch(&job->procs[rc->proc], &rc->addr, &rc->advised, &rc->vmas);
+		took = now_mono_ns() - t0;
+		if (took > rc->longest_ns)
+			rc->longest_ns = took;
+		if (r < 0) {
+			job_fail(job, "process_madvise(MADV_PAGEOUT): %s%s", strerror(-r),
+				 hib ? " (left frozen)" : "");
+			return 1;
+		}
+		if (r == 0) {
+			job->deadline_ns = now_ns;
+			return 0;
+		}
+		rc->proc++;
+		rc->addr = 0;
+		break;		/* the next process on the next turn */
+	}
+	if (rc->proc < job->nr_procs) {
+		job->deadline_ns = now_ns;
+		return 0;
+	}
+	job->result = hib ? JOB_HIBERNATED : JOB_RECLAIMED;
+	return 1;
 }
 
 /* ---- exec ---- */
@@ -332,6 +434,12 @@ int actuator_start(struct actuator *a, struct unload_job *job, const pid_t *pids
 	case ACTION_FREEZE:
 		r = start_freeze(a, job, pids, nr);
 		break;
+	case ACTION_RECLAIM:
+		r = start_reclaim(a, job, pids, nr, now_ns);
+		break;
+	case ACTION_HIBERNATE:
+		r = start_hibernate(a, job, pids, nr, now_ns);
+		break;
 	case ACTION_EXEC:
 		if (nr == 0) {
 			job_fail(job, "no process of %s could be signalled (0 refused)",
@@ -357,6 +465,9 @@ int actuator_step(struct actuator *a, struct unload_job *job, uint64_t now_ns)
 		return step_wait_exit(job, now_ns);
 	case ACTION_EXEC:
 		return step_exec(job, now_ns);
+	case ACTION_RECLAIM:
+	case ACTION_HIBERNATE:
+		return step_reclaim(job, now_ns);
 	default:
 		return 1;
 	}

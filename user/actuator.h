@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Unload jobs: one component's action (term, kill, freeze, signal, exec)
- * started, stepped by the daemon's loop, and released. Every process is
- * reached through a verified pidref (pidref.h), freezing goes through the
- * freezer (freezer.h), exec through a hook (hook.h).
+ * Unload jobs: one component's action (term, kill, freeze, reclaim,
+ * hibernate, signal, exec) started, stepped by the daemon's loop, and
+ * released. Every process is reached through a verified pidref (pidref.h),
+ * freezing goes through the freezer (freezer.h), paging out through
+ * reclaim.h, exec through a hook (hook.h).
  */
 #ifndef MEMSHED_ACTUATOR_H
 #define MEMSHED_ACTUATOR_H
@@ -19,6 +20,7 @@ struct actuator_opts {
 	pidref_verify_fn verify;
 	void *verify_ctx;
 	const char *freezer_root;	/* NULL: found from /proc/self/mountinfo */
+	const char *state_dir;		/* records of frozen groups (NULL: none) */
 	bool dry_run;
 };
 
@@ -35,6 +37,21 @@ enum job_result {
 	JOB_SIGNALLED,		/* signal: delivered */
 	JOB_HOOK_OK,		/* exec: exit status 0 */
 	JOB_FAILED,		/* see job.error */
+	JOB_RECLAIMED,		/* reclaim: every mapping advised out */
+	JOB_HIBERNATED,		/* hibernate: frozen and reclaimed */
+	JOB_THAWED,		/* hibernate: thawed (on access) before it finished */
+	JOB_NR_RESULTS,
+};
+
+/* How far a reclaim has gone through the component's processes. */
+struct reclaim_progress {
+	int proc;			/* index into job->procs */
+	uint64_t addr;			/* next address of that process */
+	uint64_t advised;		/* bytes of address range advised so far */
+	int vmas;			/* mappings advised */
+	int turns;			/* loop turns it took */
+	uint64_t longest_ns;		/* the longest batch: how long a turn was held */
+	bool file_only;			/* no swap room: only file pages can go */
 };
 
 struct unload_job {
@@ -52,6 +69,8 @@ struct unload_job {
 	enum job_result result;
 	char error[256];
 	int hook_status;		/* exec: wait status */
+	struct reclaim_progress rc;	/* reclaim, hibernate */
+	bool cancel;			/* hibernate: thawed on access, stop reclaiming */
 };
 
 struct actuator {
@@ -71,7 +90,8 @@ void actuator_fini(struct actuator *a);	/* frozen cgroups stay frozen */
 int actuator_start(struct actuator *a, struct unload_job *job, const pid_t *pids, int nr,
 		   uint64_t rss_bytes, uint64_t now_ns);
 /* Progress a job: reap exited pidfds, escalate at the grace deadline,
- * kill a hook at its timeout. Returns 1 when the job is finished. */
+ * kill a hook at its timeout, page out the next batch of a reclaim.
+ * Returns 1 when the job is finished. */
 int actuator_step(struct actuator *a, struct unload_job *job, uint64_t now_ns);
 void actuator_job_release(struct unload_job *job);	/* closes its pidfds */
 

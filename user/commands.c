@@ -100,11 +100,10 @@ static int ctl_component(struct daemon *d, const struct control_request *req, ch
 	} else if (!strcmp(req->cmd, "release")) {
 		registry_release(c);
 	} else if (!strcmp(req->cmd, "thaw")) {
-		if (freezer_thaw(&d->act.freezer, c->cfg->name)) {
+		if (round_thaw(d, c, "operator request (memshed thaw)", NULL)) {
 			snprintf(err, len, "%s is not frozen", c->cfg->name);
 			return -EINVAL;
 		}
-		c->state = COMP_ACTIVE;
 	} else {
 		return ctl_unload(d, c, err, len);
 	}

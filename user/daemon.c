@@ -100,6 +100,10 @@ static int on_kernel_event(void *ctx, const struct memshed_event *e)
 	case MEMSHED_EV_BUDGET:
 		round_request_eval(d, "budget");	/* react now, not at the next tick */
 		break;
+	case MEMSHED_EV_KNOCK:
+		eventlog_kernel(e, registry_name(&d->reg, comp_id));
+		round_on_knock(d, e);	/* thaw first, then anything else */
+		return 0;
 	case MEMSHED_EV_KSWAPD_WAKE:
 	case MEMSHED_EV_RECLAIM_STALL:
 	case MEMSHED_EV_MEMCG_RECLAIM:
@@ -534,7 +538,8 @@ static void shutdown_daemon(struct daemon *d)
 {
 	/* Leave nothing frozen behind us. */
 	for (int i = 0; i < d->reg.nr_comps; i++)
-		if (d->reg.comps[i].state == COMP_FROZEN)
+		if (d->reg.comps[i].state == COMP_FROZEN ||
+		    d->reg.comps[i].state == COMP_HIBERNATED)
 			freezer_thaw(&d->act.freezer, d->reg.comps[i].cfg->name);
 	for (int i = 0; i < d->round.nr_jobs; i++)
 		actuator_job_release(&d->round.jobs[i]);
@@ -580,7 +585,8 @@ static int open_ring(struct daemon *d)
 
 static int start(struct daemon *d)
 {
-	struct actuator_opts ao = { .verify = verify_label, .verify_ctx = d };
+	struct actuator_opts ao = { .verify = verify_label, .verify_ctx = d,
+				    .state_dir = FREEZER_STATE_DIR };
 	uint64_t t0;
 	int ret, thawed;
 

@@ -61,6 +61,7 @@ struct daemon {
 	const char *eval_reason;
 	bool stop;
 	enum level level;
+	bool pressured;			/* pressure since the last relief: relief thaws */
 	struct report_counters counters;
 	uint64_t started_ns;
 };

@@ -6,10 +6,16 @@
  *
  * cgroupfs takes no ordinary files, so where each process came from is
  * remembered in memory (struct freezer_state) and it is moved back on
- * thaw. After a daemon restart that memory is gone: freezer_thaw_all still
- * thaws, but leaves unrecorded processes in the (thawed) memshed cgroup,
- * which is then kept - moving them to the hierarchy root instead would
- * guess.
+ * thaw. Each frozen group is also recorded in a state file of its own
+ * under the state directory (/run/memshed/frozen for the daemon): which
+ * memshed froze it (pid and start time, so a recycled pid is not mistaken
+ * for it, and no process name is trusted) and where each process came
+ * from. A starting memshed thaws the groups whose owner is dead, moving
+ * their processes back by that record, and removes the record; a group
+ * with no record (an older memshed's) is judged by that memshed's own
+ * mark (owner_alive_compat) and, if thawed, its processes are left in the
+ * (thawed) memshed cgroup - moving them to the hierarchy root instead
+ * would guess.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -165,6 +171,7 @@ int freezer_init(struct freezer *f, const char *root)
 }
 
 static void origins_drop(struct freezer_state *st, const char *cgdir);
+static void state_forget(struct freezer *fz, const char *cgdir);
 
 void freezer_fini(struct freezer *f)
 {
@@ -330,6 +337,10 @@ int freezer_group_add(struct freezer *f, const char *cgdir, const struct pidref 
 	r = read_cgroup_of(h, p->pid, from, sizeof(from));
 	if (r < 0 || !strcmp(from, cgdir))
 		return r;		/* or already here (frozen before) */
+	/* Alive after the read, so `from` was its own cgroup, and alive just
+	 * before the write: its pid names it, not a recycled one. */
+	if (pidref_exited(p))
+		return -ESRCH;
 	r = move_pid(cgdir, p->pid);
 	if (r < 0)
 		return r;
@@ -441,20 +452,158 @@ static int thaw_dir(struct freezer *fz, const struct hier *h, const char *cgdir)
 	if (f)
 		fclose(f);
 	origins_drop(st, cgdir);
+	state_forget(fz, cgdir);
 	rmdir(cgdir);		/* EBUSY while processes remain: keep it */
 	return 0;
 }
 
+/* ---- the state files: who froze which group, and where its processes came from ---- */
+
+/* The start time of a process (field 22 of /proc/PID/stat, clock ticks
+ * since boot): with the pid, its identity. 0 if it is gone. */
+static unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	p = strrchr(buf, ')');	/* comm may hold spaces and parentheses */
+	for (i = 2; p && i < 22; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t = strtoull(p + 1, NULL, 10);
+	return t;
+}
+
+/* The record's name: the group's path with '/' as '%' (component names
+ * hold neither). */
+static void state_name(const char *cgdir, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", cgdir);
+	for (char *p = buf; *p; p++)
+		if (*p == '/')
+			*p = '%';
+}
+
+/* The state directory, opened without following links, created 0700 and
+ * owned by root (or by us: tests). -1 if there is none. */
+static int state_dir_open(const struct freezer *f)
+{
+	struct stat st;
+	int fd;
+
+	if (!f->state_dir[0])
+		return -1;
+	if (mkdir(f->state_dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	fd = open(f->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		log_warn("%s is not memshed's own (owner %u, mode %o): no state files",
+			 f->state_dir, (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Write the record of a group just frozen: owner, then one origin a line.
+ * Best effort: without it, a restart still thaws (the group is nobody's). */
+static void state_record(struct freezer *fz, const char *cgdir)
+{
+	struct freezer_state *st = fz->state;
+	char name[FREEZER_PATH_MAX], tmp[FREEZER_PATH_MAX + 32];
+	int dfd = state_dir_open(fz), fd;
+	FILE *f;
+
+	if (dfd < 0)
+		return;
+	state_name(cgdir, name, sizeof(name));
+	snprintf(tmp, sizeof(tmp), ".%s.%d", name, getpid());
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		close(dfd);
+		return;
+	}
+	fprintf(f, "owner %d %llu\ngroup %s\n", getpid(), proc_start_time(getpid()), cgdir);
+	for (int i = 0; i < st->nr_origins; i++)
+		if (!strcmp(st->origins[i].cgdir, cgdir))
+			fprintf(f, "origin %d %s\n", st->origins[i].pid, st->origins[i].from);
+	if (fclose(f) == 0)
+		renameat(dfd, tmp, dfd, name);
+	else
+		unlinkat(dfd, tmp, 0);
+	close(dfd);
+}
+
+static void state_forget(struct freezer *fz, const char *cgdir)
+{
+	char name[FREEZER_PATH_MAX];
+	int dfd = state_dir_open(fz);
+
+	if (dfd < 0)
+		return;
+	state_name(cgdir, name, sizeof(name));
+	unlinkat(dfd, name, 0);
+	close(dfd);
+}
+
 /*
- * Which memshed froze a group: its pid in an extended attribute of the
- * cgroup directory (user.* works on cgroup2 since 5.7; elsewhere it is
- * absent and the group counts as nobody's). A starting memshed thaws only
- * what no live memshed owns, so one daemon's start never undoes another's
- * freeze (tests and a host daemon may run side by side).
+ * The record of cgdir: is its owner alive (and not us)? A dead owner's
+ * origins are loaded, so that its thaw moves the processes back.
+ */
+static bool owner_alive_compat(const char *cgdir);
+
+static bool state_owner_alive(struct freezer *fz, const char *cgdir)
+{
+	char name[FREEZER_PATH_MAX], *line = NULL, from[FREEZER_PATH_MAX];
+	unsigned long long start = 0;
+	bool alive = false;
+	size_t cap = 0;
+	int dfd = state_dir_open(fz), fd, pid = 0, opid;
+	FILE *f;
+
+	if (dfd < 0)
+		return owner_alive_compat(cgdir);
+	state_name(cgdir, name, sizeof(name));
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return owner_alive_compat(cgdir);	/* no record: an older memshed's? */
+	}
+	if (getline(&line, &cap, f) > 0 && sscanf(line, "owner %d %llu", &pid, &start) == 2 &&
+	    pid > 0 && pid != getpid())
+		alive = start && proc_start_time(pid) == start;
+	while (!alive && getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "origin %d %1023[^\n]", &opid, from) == 2 && opid > 0)
+			origin_add(fz->state, cgdir, from, opid);
+	}
+	free(line);
+	fclose(f);
+	return alive;
+}
+
+/*
+ * Memsheds before the state files knew a group's owner by its pid in an
+ * extended attribute of the directory, alive if its comm was "memshed".
+ * It is still written, so that an older memshed starting on the same host
+ * leaves this one's groups alone, and read only for a group that has no
+ * record (an older memshed's): one that runs keeps its groups.
  */
 #define OWNER_XATTR "user.memshed.owner"
 
-static void owner_mark(const char *cgdir)
+static void owner_mark_compat(const char *cgdir)
 {
 	char v[16];
 	int n = snprintf(v, sizeof(v), "%d", getpid());
@@ -462,7 +611,7 @@ static void owner_mark(const char *cgdir)
 	setxattr(cgdir, OWNER_XATTR, v, n, 0);	/* best effort */
 }
 
-static bool owner_alive_elsewhere(const char *cgdir)
+static bool owner_alive_compat(const char *cgdir)
 {
 	char v[16] = "", path[64], comm[32];
 	pid_t pid;
@@ -474,6 +623,40 @@ static bool owner_alive_elsewhere(const char *cgdir)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 	return read_file(path, comm, sizeof(comm)) > 0 && !strcmp(comm, "memshed\n");
+}
+
+/* Drop the records of groups that are gone (removed behind memshed's back)
+ * and whose owner is dead. */
+static void state_prune(struct freezer *fz)
+{
+	char cgdir[FREEZER_PATH_MAX];
+	struct dirent *de;
+	int dfd = state_dir_open(fz);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] != '%')
+			continue;
+		snprintf(cgdir, sizeof(cgdir), "%s", de->d_name);
+		for (char *p = cgdir; *p; p++)
+			if (*p == '%')
+				*p = '/';
+		if (access(cgdir, F_OK) != 0 && !state_owner_alive(fz, cgdir)) {
+			origins_drop(fz->state, cgdir);
+			unlinkat(dirfd(d), de->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
+void freezer_set_state_dir(struct freezer *f, const char *dir)
+{
+	snprintf(f->state_dir, sizeof(f->state_dir), "%s", dir ? dir : "");
 }
 
 int freezer_group_create(struct freezer *f, const char *component, char *cgdir, size_t size)
@@ -494,12 +677,15 @@ int freezer_group_freeze(struct freezer *f, const char *cgdir)
 	const struct hier *h = &f->state->hier[0];
 	int r;
 
-	owner_mark(cgdir);
 	r = cgroup_set_frozen(h, cgdir, true);
 	if (r == 0)
 		r = cgroup_wait_frozen(h, cgdir);
 	if (r < 0)
 		thaw_dir(f, h, cgdir);	/* half-frozen is the worst state to leave */
+	else
+		state_record(f, cgdir);
+	if (r == 0)
+		owner_mark_compat(cgdir);
 	return r;
 }
 
@@ -541,7 +727,7 @@ int freezer_thaw_all(struct freezer *f)
 			if (snprintf(cgdir, sizeof(cgdir), "%s/%s", h->root, de->d_name) >=
 			    (int)sizeof(cgdir))
 				continue;
-			if (owner_alive_elsewhere(cgdir))
+			if (state_owner_alive(f, cgdir))
 				continue;
 			if (cgroup_is_frozen(h, cgdir))
 				count++;
@@ -549,6 +735,7 @@ int freezer_thaw_all(struct freezer *f)
 		}
 		closedir(d);
 	}
+	state_prune(f);
 	return count;
 }
 

@@ -22,7 +22,11 @@ struct freezer {
 	char root[256];		/* memshed-owned cgroup parent ("" if none) */
 	bool v2;
 	struct freezer_state *state;	/* mounts, and where frozen pids came from */
+	char state_dir[256];	/* records of frozen groups ("": none kept) */
 };
+
+/* The daemon's records of the groups it froze (owner, origins). */
+#define FREEZER_STATE_DIR	"/run/memshed/frozen"
 
 /*
  * root: the memshed-owned parent to use (tests: its file system decides
@@ -32,6 +36,8 @@ struct freezer {
 int freezer_init(struct freezer *f, const char *root);
 void freezer_fini(struct freezer *f);	/* frozen cgroups stay frozen */
 bool freezer_available(const struct freezer *f);
+/* Keep a record of each frozen group in dir (NULL: none, the default). */
+void freezer_set_state_dir(struct freezer *f, const char *dir);
 
 /* The component's cgroup, created if needed; its path in cgdir. 0 or -errno
  * (-EINVAL: the name would leave the memshed directory). */
@@ -47,7 +53,8 @@ int freezer_group_freeze(struct freezer *f, const char *cgdir);
 
 /* Thaw the component (in either hierarchy). 0, -ENOENT if not frozen, -EINVAL. */
 int freezer_thaw(struct freezer *f, const char *component);
-/* Thaw every memshed-owned group no live memshed owns (daemon start). Returns count. */
+/* Thaw every memshed-owned group no live memshed owns (daemon start): its
+ * record names a dead owner, or there is none. Returns count. */
 int freezer_thaw_all(struct freezer *f);
 bool freezer_is_frozen(struct freezer *f, const char *component);
 

@@ -153,28 +153,93 @@ size_t policy_select_victims(const struct policy_component *comps, size_t n,
 	return take;
 }
 
-/* Acting again at the same level is pointless for a step that leaves the
- * process running (signal, exec, freeze): once per level per episode. */
-static bool comp_loaded(const struct component *c, enum level level)
+/*
+ * The step a component gets at a level: its ladder's, unless that is a
+ * gentle one (reclaim, hibernate) that cannot work now - its memory came
+ * straight back after the last one (refaulted), or there is no swap room
+ * and its file pages went already (a second file-only reclaim frees
+ * nothing) - in which case the next different step up the ladder applies.
+ */
+void policy_step(const struct component *c, enum level level, const struct swap_facts *sw,
+		 struct policy_step *ret)
 {
-	enum action_kind k = c->cfg->ladder[level].kind;
+	const struct action *a = &c->cfg->ladder[level];
+	bool room = swap_has_room(sw);
 
+	*ret = (struct policy_step){ .action = a, .level = level, .file_only = !room };
+	if (!action_is_gentle(a->kind))
+		return;
+	if (c->refaulted)
+		ret->skip = STEP_SKIP_REFAULTED;
+	else if (!room && c->file_only_done)
+		ret->skip = !sw->total ? STEP_SKIP_NO_SWAP : STEP_SKIP_SWAP_FULL;
+	else
+		return;
+	ret->skipped = a->kind;
+	for (int l = level + 1; l < NR_LEVELS; l++) {
+		const struct action *n = &c->cfg->ladder[l];
+
+		if (n->kind != ACTION_NONE && !action_is_gentle(n->kind)) {
+			ret->action = n;
+			ret->level = l;
+			return;
+		}
+	}
+	ret->action = NULL;	/* nothing further up: nothing to do */
+}
+
+const char *policy_step_skip_why(enum step_skip s)
+{
+	switch (s) {
+	case STEP_AS_CONFIGURED: return "";
+	case STEP_SKIP_REFAULTED: return "its memory came straight back after the last reclaim";
+	case STEP_SKIP_NO_SWAP: return "no swap: only file pages can go, and they went already";
+	case STEP_SKIP_SWAP_FULL: return "swap is full: only file pages can go, and they went already";
+	}
+	return "?";
+}
+
+/* Acting again at the same level is pointless for a step that leaves the
+ * process running (signal, exec, freeze, reclaim, hibernate): once per
+ * level per episode, the level being the one the step is the ladder's for
+ * (a step fallen through to from below is that level's). */
+static bool comp_loaded(const struct component *c, const struct policy_step *st)
+{
+	enum action_kind k = st->action ? st->action->kind : ACTION_NONE;
+	bool ends = k == ACTION_TERM || k == ACTION_KILL;
+
+	/* A frozen or hibernated component still holds its memory (in RAM or
+	 * swap): a later step of its ladder that ends it applies (round_add
+	 * thaws it first, so that it can exit cleanly). */
+	if ((c->state == COMP_FROZEN || c->state == COMP_HIBERNATED) && ends && c->nr_procs)
+		return true;
 	if (c->state != COMP_ACTIVE || !c->nr_procs)
 		return false;
 	if (k == ACTION_NONE)
 		return false;
-	return !(k != ACTION_TERM && k != ACTION_KILL && c->ladder_done >= (int)level);
+	return !(k != ACTION_TERM && k != ACTION_KILL && c->ladder_done >= (int)st->level);
 }
 
 /* What the component's step at this level should free: an ending frees
- * its memory; a signal, a hook or a freeze frees none that can be counted
- * on. */
-static uint64_t comp_frees(const struct component *c, enum level level)
+ * its memory; a reclaim (or hibernate) what can be paged out: anonymous
+ * memory as far as swap has room, and its file pages; a signal, a hook or
+ * a freeze frees none that can be counted on. */
+static uint64_t comp_frees(const struct component *c, const struct policy_step *st,
+			   const struct swap_facts *sw)
 {
-	switch (c->cfg->ladder[level].kind) {
+	uint64_t anon = c->rss[MEMSHED_RSS_ANON] + c->rss[MEMSHED_RSS_SHMEM];
+
+	switch (st->action ? st->action->kind : ACTION_NONE) {
 	case ACTION_TERM:
 	case ACTION_KILL:
 		return c->rss_total;
+	case ACTION_RECLAIM:
+	case ACTION_HIBERNATE:
+		if (!swap_has_room(sw))
+			anon = 0;
+		else if (anon > sw->free)
+			anon = sw->free;
+		return anon + c->rss[MEMSHED_RSS_FILE];
 	default:
 		return 0;
 	}
@@ -186,19 +251,21 @@ void policy_snapshot(const struct registry *reg, enum level level, uint64_t now_
 	for (int i = 0; i < reg->nr_comps; i++) {
 		const struct component *c = &reg->comps[i];
 		const struct component_config *cc = c->cfg;
+		struct policy_step st;
 
+		policy_step(c, level, &reg->swap, &st);
 		ret[i] = (struct policy_component){
 			.name = cc->name,
 			.priority = cc->priority,
 			.critical = cc->critical,
 			.in_use = registry_in_use(c, now_ns),
-			.loaded = comp_loaded(c, level),
+			.loaded = comp_loaded(c, &st),
 			.prefer_larger = cc->prefer_larger,
 			.min_idle_ns = cc->has_min_idle ? cc->min_idle_ns : 0,
 			.no_min_idle = cc->has_min_idle && !cc->min_idle_ns,
 			.last_access_ns = c->last_access_ns,
 			.rss_bytes = c->rss_total,
-			.frees_bytes = comp_frees(c, level),
+			.frees_bytes = comp_frees(c, &st, &reg->swap),
 		};
 	}
 }

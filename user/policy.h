@@ -46,6 +46,30 @@ struct policy_params {
 };
 
 struct registry;
+struct component;
+struct swap_facts;
+
+/* Why a component's step at a level is not its ladder's. */
+enum step_skip {
+	STEP_AS_CONFIGURED,
+	STEP_SKIP_REFAULTED,		/* reclaimed memory came straight back */
+	STEP_SKIP_NO_SWAP,		/* no swap, file pages reclaimed already */
+	STEP_SKIP_SWAP_FULL,		/* swap full, file pages reclaimed already */
+};
+
+struct policy_step {
+	const struct action *action;	/* NULL: nothing (the ladder ran out) */
+	enum level level;		/* whose ladder step it is */
+	enum step_skip skip;		/* why not ladder[level] */
+	enum action_kind skipped;	/* the gentle step passed over */
+	bool file_only;			/* a gentle step without swap room: file pages only */
+};
+
+/* The step c gets at level (DESIGN 6 ladders; a gentle step that cannot
+ * work now passes to the next step up). Pure. */
+void policy_step(const struct component *c, enum level level, const struct swap_facts *sw,
+		 struct policy_step *ret);
+const char *policy_step_skip_why(enum step_skip s);
 
 /*
  * The policy's view of the registry at a level: ret[i] is reg->comps[i].

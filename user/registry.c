@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -625,12 +626,20 @@ static void refresh_state(struct component *c, uint64_t now_ns)
 	} else if (!c->nr_procs && c->state == COMP_ACTIVE) {
 		c->state = COMP_ABSENT;
 	}
+	if (c->reclaimed_at_ns && c->state == COMP_ACTIVE && !c->refaulted &&
+	    now_ns - c->reclaimed_at_ns < REFAULT_WINDOW_NS &&
+	    c->rss_total > REFAULT_SHARE * c->reclaimed_rss_before)
+		c->refaulted = true;
 }
 
 int registry_refresh(struct registry *r, uint64_t now_ns)
 {
 	int err;
 
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/meminfo", r->proc_root);
+	swap_facts_read(path, &r->swap);
 	if (!r->ld)
 		return 0;
 	err = loader_sample(r->ld);
@@ -897,10 +906,10 @@ const char *comp_state_name(enum comp_state s)
 	static const char *const names[] = {
 		[COMP_ABSENT] = "absent", [COMP_ACTIVE] = "active",
 		[COMP_UNLOADING] = "unloading", [COMP_UNLOADED] = "unloaded",
-		[COMP_FROZEN] = "frozen",
+		[COMP_FROZEN] = "frozen", [COMP_HIBERNATED] = "hibernated",
 	};
 
-	return s <= COMP_FROZEN ? names[s] : "?";
+	return s <= COMP_HIBERNATED ? names[s] : "?";
 }
 
 const char *access_kind_name(enum access_kind k)

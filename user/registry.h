@@ -15,6 +15,7 @@
 #include "config.h"
 #include "loader.h"
 #include "match.h"
+#include "reclaim.h"
 
 enum comp_state {
 	COMP_ABSENT,		/* no process, never unloaded by memshed */
@@ -22,7 +23,14 @@ enum comp_state {
 	COMP_UNLOADING,		/* an action is in progress */
 	COMP_UNLOADED,		/* memshed unloaded it; no process left */
 	COMP_FROZEN,
+	COMP_HIBERNATED,	/* frozen and paged out; thawed on access */
 };
+
+/* A reclaimed component whose RSS is back above REFAULT_SHARE of what it
+ * was before, within REFAULT_WINDOW_NS, re-faulted: reclaiming it again
+ * would only churn, so its ladder moves on (policy_step). */
+#define REFAULT_WINDOW_NS	(30 * 1000000000ull)
+#define REFAULT_SHARE		0.5
 
 /* What the last access was (DESIGN 1, "last access"). */
 enum access_kind {
@@ -50,6 +58,11 @@ struct component {
 	bool held;
 	uint64_t hold_until_ns;			/* 0: until released */
 	int ladder_done;			/* highest level acted on this episode, -1 none */
+	/* Reclaim and hibernate, this episode (cleared on relief). */
+	uint64_t reclaimed_at_ns;		/* 0: not reclaimed */
+	uint64_t reclaimed_rss_before;
+	bool refaulted;				/* its memory came straight back */
+	bool file_only_done;			/* reclaimed without swap: file pages are gone */
 };
 
 /* Why a process carries its label: a reload re-applies rules, and keeps
@@ -81,6 +94,7 @@ struct registry {
 	uint32_t *arm;				/* processes waiting for fault sampling */
 	size_t nr_arm, arm_cap;
 	const char *proc_root;			/* "/proc"; tests may point elsewhere */
+	struct swap_facts swap;			/* as of the last refresh */
 	struct match_ctx match;
 };
 

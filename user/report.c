@@ -56,7 +56,8 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 		  "\"psi\":{\"some\":{\"avg10\":%.2f,\"avg60\":%.2f,\"avg300\":%.2f,\"total_us\":%llu},"
 		  "\"full\":{\"avg10\":%.2f,\"avg60\":%.2f,\"avg300\":%.2f,\"total_us\":%llu}},"
 		  "\"bpf\":%s,\"dry_run\":%s,\"auto_unload\":%s,\"ringbuf_drops\":%llu,"
-		  "\"kernel_oom_kills\":%llu,\"uptime_s\":%llu,\"components\":[",
+		  "\"kernel_oom_kills\":%llu,\"uptime_s\":%llu,\"swap_total_bytes\":%llu,"
+		  "\"swap_free_bytes\":%llu,\"components\":[",
 		  (unsigned long long)pr->usage, (unsigned long long)pr->limit, pr->fraction,
 		  in->cfg->usage_source == USAGE_COMPONENTS ? "components" :
 		  in->cfg->usage_source == USAGE_SYSTEM ? "system" : "cgroup",
@@ -69,7 +70,8 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 		  in->cfg->auto_unload ? "true" : "false",
 		  (unsigned long long)in->counters->ringbuf_drops,
 		  (unsigned long long)in->counters->kernel_oom_kills,
-		  (unsigned long long)((in->now_ns - in->started_ns) / 1000000000ull));
+		  (unsigned long long)((in->now_ns - in->started_ns) / 1000000000ull),
+		  (unsigned long long)in->reg->swap.total, (unsigned long long)in->reg->swap.free);
 	for (int i = 0; i < in->reg->nr_comps; i++) {
 		const struct component *c = &in->reg->comps[i];
 		pid_t pids[64];
@@ -124,26 +126,33 @@ static void status_text(struct strbuf *sb, const struct report_input *in, const 
 	sb_printf(sb, "psi:     some %.2f %.2f %.2f  full %.2f %.2f %.2f  (avg10 avg60 avg300, %%)\n",
 		  pr->psi.some[0], pr->psi.some[1], pr->psi.some[2],
 		  pr->psi.full[0], pr->psi.full[1], pr->psi.full[2]);
+	if (in->reg->swap.total)
+		sb_printf(sb, "swap:    %s free of %s%s\n", fmt_bytes(a, sizeof(a), in->reg->swap.free),
+			  fmt_bytes(b, sizeof(b), in->reg->swap.total),
+			  swap_has_room(&in->reg->swap) ? "" : " (full: reclaim frees file pages only)");
+	else
+		sb_printf(sb, "swap:    none (reclaim and hibernate free file pages only)\n");
 	sb_printf(sb, "daemon:  %s%s%s, ring-buffer drops %llu, kernel OOM kills seen %llu\n",
 		  in->counters->bpf ? "bpf" : "no bpf", in->counters->dry_run ? ", dry run" : "",
 		  in->cfg->auto_unload ? "" : ", auto_unload off",
 		  (unsigned long long)in->counters->ringbuf_drops,
 		  (unsigned long long)in->counters->kernel_oom_kills);
-	sb_printf(sb, "\n%-20s %-9s %5s %9s %9s %9s %9s %8s %-10s %4s %-16s %-10s %s\n", "COMPONENT",
-		  "STATE", "PIDS", "RSS", "ANON", "FILE", "SHMEM", "IDLE", "LAST", "PRIO", "FLAGS",
-		  "ORDER", "TYPE");
+	sb_printf(sb, "\n%-20s %-10s %5s %9s %9s %9s %9s %9s %8s %-10s %4s %-16s %-10s %s\n",
+		  "COMPONENT", "STATE", "PIDS", "RSS", "ANON", "FILE", "SHMEM", "SWAP", "IDLE", "LAST",
+		  "PRIO", "FLAGS", "ORDER", "TYPE");
 	for (int i = 0; i < in->reg->nr_comps; i++) {
 		const struct component *c = &in->reg->comps[i];
-		char ord[16];
+		char ord[16], c4[32];
 
 		snprintf(ord, sizeof(ord), place && place[i] ? "%zu@%s" : "-", place ? place[i] : 0,
 			 level_name(order_level));
-		sb_printf(sb, "%-20s %-9s %5u %9s %9s %9s %9s %8s %-10s %4d %-16s %-10s %s\n", c->cfg->name,
-			  comp_state_name(c->state), c->nr_procs,
+		sb_printf(sb, "%-20s %-10s %5u %9s %9s %9s %9s %9s %8s %-10s %4d %-16s %-10s %s\n",
+			  c->cfg->name, comp_state_name(c->state), c->nr_procs,
 			  fmt_bytes(a, sizeof(a), c->rss_total),
 			  fmt_bytes(c1, sizeof(c1), c->rss[MEMSHED_RSS_ANON]),
 			  fmt_bytes(c2, sizeof(c2), c->rss[MEMSHED_RSS_FILE]),
 			  fmt_bytes(c3, sizeof(c3), c->rss[MEMSHED_RSS_SHMEM]),
+			  fmt_bytes(c4, sizeof(c4), c->rss[MEMSHED_RSS_SWAP]),
 			  fmt_duration(idle, sizeof(idle), in->now_ns - c->last_access_ns),
 			  access_kind_name(c->last_access), c->cfg->priority,
 			  flags_of(c, in->now_ns, flags, sizeof(flags)), ord,
@@ -215,6 +224,23 @@ static const char *verdict_why(enum policy_verdict v)
 	return "?";
 }
 
+/* "reclaim", "reclaim (file pages only: no swap)", "term (not reclaim: why)". */
+static void step_text(struct strbuf *sb, const struct report_input *in,
+		      const struct component *c, enum level level)
+{
+	struct policy_step st;
+
+	policy_step(c, level, &in->reg->swap, &st);
+	sb_printf(sb, "%s", st.action ? action_kind_name(st.action->kind) : "nothing");
+	if (st.skip)
+		sb_printf(sb, " (%s skipped as ineffective: %s%s)", action_kind_name(st.skipped),
+			  policy_step_skip_why(st.skip),
+			  st.action ? "; the ladder's next step applies" : "; no later step");
+	else if (st.action && action_is_gentle(st.action->kind) && st.file_only)
+		sb_printf(sb, " (file pages only: %s)", in->reg->swap.total ? "swap is full" :
+			  "no swap");
+}
+
 static void explain_level(struct strbuf *sb, const struct report_input *in, enum level level,
 			  bool json, bool first)
 {
@@ -249,15 +275,26 @@ static void explain_level(struct strbuf *sb, const struct report_input *in, enum
 			sb_json_str(sb, verdict_why(verdict[i]));
 			sb_printf(sb, "}");
 		}
-		sb_printf(sb, "]}");
+		sb_printf(sb, "],\"steps\":{");
+		for (size_t i = 0; i < n; i++) {
+			struct strbuf t = {};
+
+			step_text(&t, in, &in->reg->comps[i], level);
+			sb_printf(sb, "%s", i ? "," : "");
+			sb_json_str(sb, in->reg->comps[i].cfg->name);
+			sb_printf(sb, ":");
+			sb_json_str(sb, t.s ? t.s : "");
+			sb_free(&t);
+		}
+		sb_printf(sb, "}}");
 	} else {
 		sb_printf(sb, "at %s (min idle %s, max unload %s):\n", level_name(level),
 			  fmt_duration(idle, sizeof(idle), lp->min_idle_ns),
 			  lp->max_unload ? (snprintf(need, sizeof(need), "%u", lp->max_unload), need) : "all");
 		for (size_t p = 1; p <= n; p++)
 			for (size_t i = 0; i < n; i++)
-				if (place[i] == p)
-					sb_printf(sb, "  %zu. %s (%s%spriority %d, idle %s, last access: %s)\n",
+				if (place[i] == p) {
+					sb_printf(sb, "  %zu. %s (%s%spriority %d, idle %s, last access: %s): ",
 						  p, in->reg->comps[i].cfg->name,
 						  in->reg->comps[i].cfg->type,
 						  in->reg->comps[i].cfg->type[0] ? ", " : "",
@@ -265,16 +302,24 @@ static void explain_level(struct strbuf *sb, const struct report_input *in, enum
 						  fmt_duration(idle, sizeof(idle),
 							       in->now_ns - in->reg->comps[i].last_access_ns),
 						  access_kind_name(in->reg->comps[i].last_access));
+					step_text(sb, in, &in->reg->comps[i], level);
+					sb_printf(sb, "\n");
+				}
 		for (size_t i = 0; i < n; i++) {
 			const struct component *c = &in->reg->comps[i];
 
+			if (verdict[i] == VERDICT_VICTIM)
+				continue;
 			if (verdict[i] == VERDICT_RECENT)
-				sb_printf(sb, "  spared %s: %s (idle %s, last access: %s)\n", c->cfg->name,
+				sb_printf(sb, "  spared %s: %s (idle %s, last access: %s)", c->cfg->name,
 					  verdict_why(verdict[i]),
 					  fmt_duration(idle, sizeof(idle), in->now_ns - c->last_access_ns),
 					  access_kind_name(c->last_access));
-			else if (verdict[i] != VERDICT_VICTIM)
-				sb_printf(sb, "  spared %s: %s\n", c->cfg->name, verdict_why(verdict[i]));
+			else
+				sb_printf(sb, "  spared %s: %s", c->cfg->name, verdict_why(verdict[i]));
+			sb_printf(sb, "; its step here: ");
+			step_text(sb, in, c, level);
+			sb_printf(sb, "\n");
 		}
 		if (!n)
 			sb_printf(sb, "  (no components configured)\n");
@@ -361,8 +406,8 @@ void report_metrics(struct strbuf *sb, const struct report_input *in)
 			  comp_state_name(in->reg->comps[i].state));
 	}
 	metric_help(sb, "memshed_unloads_total", "counter", "Unload actions by action and result.");
-	for (int a = ACTION_TERM; a <= ACTION_EXEC; a++)
-		for (int r = JOB_EXITED; r <= JOB_FAILED; r++)
+	for (int a = ACTION_TERM; a < NR_ACTIONS; a++)
+		for (int r = JOB_EXITED; r < JOB_NR_RESULTS; r++)
 			sb_printf(sb, "memshed_unloads_total{action=\"%s\",result=\"%s\"} %llu\n",
 				  action_kind_name(a), job_result_name(r),
 				  (unsigned long long)k->unloads[a][r]);

@@ -5,13 +5,14 @@
 #define MEMSHED_REPORT_H
 
 #include <stdint.h>
+#include "actuator.h"
 #include "output.h"
 #include "policy.h"
 #include "pressure.h"
 #include "registry.h"
 
 struct report_counters {
-	uint64_t unloads[ACTION_EXEC + 1][8];	/* by action kind, job result */
+	uint64_t unloads[NR_ACTIONS][JOB_NR_RESULTS];	/* by action kind, job result */
 	uint64_t kernel_oom_kills;
 	uint64_t ringbuf_drops;
 	uint64_t events;

@@ -72,24 +72,108 @@ static void emit_level(struct daemon *d, enum level from, const char *reason)
 	ev_emit(&ev);
 }
 
-/* Pressure is gone: thaw what was frozen, ladders start again. */
+/* No component hibernated any more: the per-segment probe goes. */
+static void knock_probe_update(struct daemon *d)
+{
+	bool any = false;
+
+	for (int i = 0; i < d->reg.nr_comps; i++)
+		any |= d->reg.comps[i].state == COMP_HIBERNATED;
+	if (d->bpf && !any)
+		loader_knock_probe(&d->ld, false);
+}
+
+/* Before hibernating: knocks on its sockets, and established
+ * connections, wake the daemon. */
+static void hibernate_arm(struct daemon *d, struct component *c)
+{
+	struct memshed_comp *k = d->bpf ? loader_comp(&d->ld, c->id) : NULL;
+	int err;
+
+	if (!k)
+		return;
+	__atomic_and_fetch(&k->flags, ~MEMSHED_COMP_KNOCKED, __ATOMIC_SEQ_CST);
+	__atomic_or_fetch(&k->flags, MEMSHED_COMP_HIBERNATED, __ATOMIC_SEQ_CST);
+	loader_mark_sockets(&d->ld, true);
+	err = loader_knock_probe(&d->ld, true);
+	if (err)
+		log_warn("cannot attach tcp_probe: %s; only new connections thaw %s",
+			 strerror(-err), c->cfg->name);
+}
+
+static void hibernate_disarm(struct daemon *d, struct component *c)
+{
+	struct memshed_comp *k = d->bpf ? loader_comp(&d->ld, c->id) : NULL;
+
+	if (k)
+		__atomic_and_fetch(&k->flags, ~(MEMSHED_COMP_HIBERNATED | MEMSHED_COMP_KNOCKED),
+				   __ATOMIC_SEQ_CST);
+}
+
+int round_thaw(struct daemon *d, struct component *c, const char *cause,
+	       const struct memshed_event *knock)
+{
+	uint64_t now;
+	struct ev ev;
+	int err;
+
+	/* A hibernation still paging out: stop it, then thaw. */
+	for (int i = 0; d->round.active && i < d->round.nr_jobs; i++) {
+		struct unload_job *job = &d->round.jobs[i];
+
+		if (job->comp_id == c->id && job->result == JOB_RUNNING &&
+		    job->action.kind == ACTION_HIBERNATE)
+			job->cancel = true;
+	}
+	/* Whatever its state: a group left by an earlier run thaws too. */
+	err = freezer_thaw(&d->act.freezer, c->cfg->name);
+	now = now_mono_ns();
+	hibernate_disarm(d, c);
+	if (err)
+		return err;
+	c->state = COMP_ACTIVE;
+	knock_probe_update(d);
+	ev_begin(&ev, "thaw", now);
+	ev_str(&ev, "component", c->cfg->name);
+	ev_str(&ev, "cause", cause);
+	if (knock) {
+		ev_int(&ev, "port", knock->knock.port);
+		ev_str(&ev, "knock", knock->knock.kind == MEMSHED_KNOCK_DATA ? "data" : "connect");
+		ev_float(&ev, "knock_to_thaw_ms",
+			 now > knock->hdr.ts_ns ? (now - knock->hdr.ts_ns) / 1e6 : 0);
+	}
+	ev_emit(&ev);
+	return 0;
+}
+
+void round_on_knock(struct daemon *d, const struct memshed_event *e)
+{
+	struct component *c = registry_get(&d->reg, e->hdr.comp_id);
+
+	if (c)
+		round_thaw(d, c, "access", e);
+}
+
+/*
+ * Below low_threshold: ladders start again. Pressure is relieved - what
+ * was frozen or hibernated is thawed - only if there was pressure since
+ * the last relief (usage at or above low_threshold, or a level above low):
+ * a component hibernated by `memshed unload` on a quiet host stays so
+ * until it is accessed or thawed, not until the next evaluation.
+ */
 static void relieve(struct daemon *d)
 {
+	bool thaw = d->pressured;
+
+	d->pressured = false;
 	for (int i = 0; i < d->reg.nr_comps; i++) {
 		struct component *c = &d->reg.comps[i];
 
 		c->ladder_done = -1;
-		if (c->state != COMP_FROZEN)
-			continue;
-		if (freezer_thaw(&d->act.freezer, c->cfg->name) == 0) {
-			struct ev ev;
-
-			c->state = COMP_ACTIVE;
-			ev_begin(&ev, "thaw", now_mono_ns());
-			ev_str(&ev, "component", c->cfg->name);
-			ev_str(&ev, "cause", "pressure relieved");
-			ev_emit(&ev);
-		}
+		c->refaulted = c->file_only_done = false;
+		c->reclaimed_at_ns = 0;
+		if (thaw && (c->state == COMP_FROZEN || c->state == COMP_HIBERNATED))
+			round_thaw(d, c, "pressure relieved", NULL);
 	}
 }
 
@@ -171,13 +255,19 @@ static void failpoint(const char *name)
 	nanosleep(&(struct timespec){ ns / NS_PER_SEC, ns % NS_PER_SEC }, NULL);
 }
 
-static const struct action *action_at(const struct component *c, enum level level)
+/* The step at level, and the action it comes to (none: "none"). */
+static const struct action *action_at(struct daemon *d, const struct component *c,
+				      enum level level, struct policy_step *st)
 {
-	return &c->cfg->ladder[level];
+	static const struct action none = { .kind = ACTION_NONE };
+
+	policy_step(c, level, &d->reg.swap, st);
+	return st->action ? st->action : &none;
 }
 
 static void emit_unload(struct daemon *d, const struct component *c, const struct action *a,
-			const char *mode, enum level level, uint64_t rss)
+			const struct policy_step *st, const char *mode, enum level level,
+			uint64_t rss)
 {
 	struct ev ev;
 
@@ -186,6 +276,10 @@ static void emit_unload(struct daemon *d, const struct component *c, const struc
 	if (c->cfg->type[0])
 		ev_str(&ev, "component_type", c->cfg->type);
 	ev_str(&ev, "action", action_kind_name(a->kind));
+	if (st->skip) {
+		ev_str(&ev, "instead_of", action_kind_name(st->skipped));
+		ev_str(&ev, "why", policy_step_skip_why(st->skip));
+	}
 	ev_str(&ev, "mode", mode);
 	ev_str(&ev, "level", level_name(level));
 	ev_int(&ev, "priority", c->cfg->priority);
@@ -199,13 +293,16 @@ static void emit_unload(struct daemon *d, const struct component *c, const struc
 /* Dry run: the unload record of what would be done, and nothing else. */
 void round_would(struct daemon *d, const struct component *c, enum level level)
 {
-	emit_unload(d, c, action_at(c, level), "dry-run", level, c->rss_total);
+	struct policy_step st;
+
+	emit_unload(d, c, action_at(d, c, level, &st), &st, "dry-run", level, c->rss_total);
 }
 
 /* Start one component's action at level (its ladder's step) inside the current round. */
 int round_add(struct daemon *d, struct component *c, enum level level)
 {
-	const struct action *a = action_at(c, level);
+	struct policy_step st;
+	const struct action *a = action_at(d, c, level, &st);
 	struct round *r = &d->round;
 	struct unload_job *job;
 	pid_t pids[ACTUATOR_MAX_FDS];
@@ -213,6 +310,8 @@ int round_add(struct daemon *d, struct component *c, enum level level)
 
 	if (r->nr_jobs == MAX_ROUND_JOBS)
 		return -ENOSPC;
+	if (a->kind == ACTION_NONE)
+		return -ENOENT;
 	job = &r->jobs[r->nr_jobs];
 	memset(job, 0, sizeof(*job));
 	snprintf(job->component, sizeof(job->component), "%s", c->cfg->name);
@@ -223,8 +322,15 @@ int round_add(struct daemon *d, struct component *c, enum level level)
 	job->exec_timeout_ns = c->cfg->exec_timeout_ns;
 	nr = registry_pids(&d->reg, c->id, pids, ACTUATOR_MAX_FDS);
 	r->rss_before[r->nr_jobs] = c->rss_total;
-	emit_unload(d, c, a, "act", level, c->rss_total);
+	emit_unload(d, c, a, &st, "act", level, c->rss_total);
 	failpoint("pre-signal");
+	if (a->kind == ACTION_HIBERNATE && !d->act.opts.dry_run)
+		hibernate_arm(d, c);
+	/* Ending a frozen or hibernated component: thawed first, so that it
+	 * can handle SIGTERM and exit cleanly (frozen, only SIGKILL works). */
+	if ((a->kind == ACTION_TERM || a->kind == ACTION_KILL) && !d->act.opts.dry_run &&
+	    (c->state == COMP_FROZEN || c->state == COMP_HIBERNATED))
+		round_thaw(d, c, "the ladder's next step ends it", NULL);
 	err = actuator_start(&d->act, job, pids, nr, c->rss_total, now_mono_ns());
 	r->nr_jobs++;
 	if (err && job->result == JOB_RUNNING)
@@ -233,8 +339,10 @@ int round_add(struct daemon *d, struct component *c, enum level level)
 		daemon_watch(d, TAG_JOB, job->procs[i].fd, EPOLLIN);
 	if (a->kind == ACTION_TERM || a->kind == ACTION_KILL)
 		c->state = COMP_UNLOADING;
-	else if (c->ladder_done < (int)level)
-		c->ladder_done = level;	/* once per level per episode: policy_snapshot */
+	else if (c->ladder_done < (int)st.level)
+		c->ladder_done = st.level;	/* once per level per episode: policy_snapshot */
+	if (a->kind == ACTION_HIBERNATE && job->result == JOB_FAILED)
+		hibernate_disarm(d, c);
 	return err;
 }
 
@@ -279,7 +387,18 @@ static void emit_result(struct daemon *d, struct unload_job *job, uint64_t befor
 		ev_str(&ev, "component_type", c->cfg->type);
 	ev_str(&ev, "action", action_kind_name(job->action.kind));
 	ev_str(&ev, "result", job_result_name(job->result));
-	ev_bytes(&ev, "memory_freed", before > after ? before - after : 0);
+	/* A freeze frees nothing: the pages stay where they are (what moves
+	 * meanwhile is other activity, not the freeze). */
+	ev_bytes(&ev, "memory_freed", job->action.kind == ACTION_FREEZE || before <= after ? 0 :
+		 before - after);
+	if (action_is_gentle(job->action.kind)) {
+		ev_str(&ev, "reclaimable", job->rc.file_only ? "file-only" : "anon+file");
+		ev_bytes(&ev, "rss_before", before);
+		ev_bytes(&ev, "rss_after", after);
+		ev_bytes(&ev, "advised", job->rc.advised);
+		ev_int(&ev, "batches", job->rc.turns);
+		ev_dur(&ev, "longest_batch", job->rc.longest_ns);
+	}
 	ev_str(&ev, "pressure_level", level_name(job->level));
 	ev_int(&ev, "signalled", job->nr_signalled);
 	if (job->nr_refused)
@@ -289,7 +408,7 @@ static void emit_result(struct daemon *d, struct unload_job *job, uint64_t befor
 		ev_str(&ev, "error", job->error[0] ? job->error : "failed");
 	ev_str(&ev, "cause", d->round.cause);
 	ev_emit(&ev);
-	if (job->action.kind <= ACTION_EXEC && job->result < 8)
+	if (job->action.kind < NR_ACTIONS && job->result < JOB_NR_RESULTS)
 		d->counters.unloads[job->action.kind][job->result]++;
 }
 
@@ -310,14 +429,29 @@ static void round_finish(struct daemon *d)
 		}
 		if (c && job->result == JOB_FROZEN)
 			c->state = COMP_FROZEN;
+		else if (c && job->result == JOB_HIBERNATED)
+			c->state = COMP_HIBERNATED;
 		else if (c && c->state == COMP_UNLOADING)
 			c->state = c->nr_procs ? COMP_ACTIVE : COMP_UNLOADED;
+		if (c && (job->result == JOB_RECLAIMED || job->result == JOB_HIBERNATED)) {
+			c->reclaimed_at_ns = now;
+			c->reclaimed_rss_before = r->rss_before[i];
+			c->file_only_done |= job->rc.file_only;
+		}
+		if (c && job->action.kind == ACTION_HIBERNATE && job->result == JOB_FAILED) {
+			/* Failed paging out after the freeze: it is frozen still. */
+			if (freezer_is_frozen(&d->act.freezer, c->cfg->name))
+				c->state = COMP_HIBERNATED;
+			else
+				hibernate_disarm(d, c);
+		}
 		emit_result(d, job, r->rss_before[i], c ? c->rss_total : 0);
 		for (int f = 0; f < job->nr_procs; f++)
 			daemon_unwatch(d, job->procs[f].fd);
 		actuator_job_release(job);
 	}
 	r->active = false;
+	knock_probe_update(d);
 	d->cooldown_until_ns = now + d->cfg->cooldown_ns;
 	round_request_eval(d, "re-measure");	/* decide again after the cooldown */
 }
@@ -387,7 +521,9 @@ static void decide(struct daemon *d, uint64_t now)
 		for (size_t i = 0; i < nv; i++) {
 			struct component *c = &d->reg.comps[order[i]];
 
-			emit_unload(d, c, action_at(c, d->level),
+			struct policy_step st;
+
+			emit_unload(d, c, action_at(d, c, d->level, &st), &st,
 				    d->cfg->dry_run ? "dry-run" : "auto_unload-off", d->level,
 				    c->rss_total);
 		}
@@ -463,6 +599,8 @@ void round_evaluate(struct daemon *d, const char *reason)
 	d->next_sample_ns = now + sample_interval(d);
 	if (d->level != before)
 		emit_level(d, before, reason);
+	if (d->level > LEVEL_LOW || d->pr.fraction >= d->cfg->threshold[LEVEL_LOW])
+		d->pressured = true;
 	if (pressure_relieved(&d->pr))
 		relieve(d);
 	/* The next victim only if the level still calls for it: not while

@@ -12,6 +12,7 @@
 
 struct daemon;
 struct component;
+struct memshed_event;
 
 /* Evaluate again as soon as the cooldown allows (reason: the first asked). */
 void round_request_eval(struct daemon *d, const char *reason);
@@ -29,6 +30,13 @@ int round_add(struct daemon *d, struct component *c, enum level level);
  * was crossed; then schedule the next look.
  */
 void round_sample(struct daemon *d, uint64_t now);
+/* Thaw a frozen or hibernated component (stopping a hibernation still
+ * paging out), clear its knock flags, log a thaw record with cause (and
+ * the knock that asked for it, if any). 0, -ENOENT: not frozen. */
+int round_thaw(struct daemon *d, struct component *c, const char *cause,
+	       const struct memshed_event *knock);
+/* A KNOCK from the kernel: a client reached a hibernated component. */
+void round_on_knock(struct daemon *d, const struct memshed_event *e);
 /* Progress the running jobs; close the round when all are done. */
 void round_step(struct daemon *d, uint64_t now);
 

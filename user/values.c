@@ -256,7 +256,8 @@ int level_parse(const char *s, enum level *ret)
 static const char *const action_names[] = {
 	[ACTION_NONE] = "none", [ACTION_TERM] = "term", [ACTION_KILL] = "kill",
 	[ACTION_FREEZE] = "freeze", [ACTION_SIGNAL] = "signal",
-	[ACTION_EXEC] = "exec",
+	[ACTION_EXEC] = "exec", [ACTION_RECLAIM] = "reclaim",
+	[ACTION_HIBERNATE] = "hibernate",
 };
 
 const char *action_kind_name(enum action_kind k)
@@ -353,7 +354,8 @@ static int action_parse_exec(const char *s, struct action *ret, const char **why
 
 int parse_action(const char *s, struct action *ret, const char **ret_why)
 {
-	static const enum action_kind plain[] = { ACTION_TERM, ACTION_KILL, ACTION_FREEZE };
+	static const enum action_kind plain[] = { ACTION_TERM, ACTION_KILL, ACTION_FREEZE,
+						   ACTION_RECLAIM, ACTION_HIBERNATE };
 	const char *why;
 
 	if (!ret_why)
@@ -368,6 +370,6 @@ int parse_action(const char *s, struct action *ret, const char **ret_why)
 		return action_parse_signal(s + 7, ret, ret_why);
 	if (!strncmp(s, "exec:", 5))
 		return action_parse_exec(s + 5, ret, ret_why);
-	*ret_why = "unknown action (term, kill, freeze, signal:SIG, exec:/PATH ARGS)";
+	*ret_why = "unknown action (term, kill, freeze, reclaim, hibernate, signal:SIG, exec:/PATH ARGS)";
 	return -EINVAL;
 }

@@ -16,7 +16,16 @@
 enum level { LEVEL_LOW, LEVEL_MEDIUM, LEVEL_HIGH, LEVEL_CRITICAL };
 
 enum action_kind { ACTION_NONE, ACTION_TERM, ACTION_KILL, ACTION_FREEZE,
-		   ACTION_SIGNAL, ACTION_EXEC };
+		   ACTION_SIGNAL, ACTION_EXEC,
+		   ACTION_RECLAIM,	/* page its memory out while it runs */
+		   ACTION_HIBERNATE,	/* freeze, then reclaim; thawed on access */
+		   NR_ACTIONS };
+
+/* reclaim and hibernate: the processes keep their memory's contents, paged out. */
+static inline int action_is_gentle(enum action_kind k)
+{
+	return k == ACTION_RECLAIM || k == ACTION_HIBERNATE;
+}
 
 struct action {
 	enum action_kind kind;
@@ -33,7 +42,7 @@ int parse_uint(const char *s, uint64_t max, uint64_t *ret);	/* digits, <= max */
 int parse_bool(const char *s, bool *ret);
 int parse_signal(const char *s, int *ret_signo);	/* TERM, SIGTERM, 15 */
 /*
- * term, kill, freeze, signal:SIG, exec:/bin/x a. 0, -EINVAL (with
+ * term, kill, freeze, reclaim, hibernate, signal:SIG, exec:/bin/x a. 0, -EINVAL (with
  * *ret_why, if not NULL, saying what is wrong) or -ENOMEM (exec: argv).
  */
 int parse_action(const char *s, struct action *ret, const char **ret_why);

@@ -61,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (a.signo < 1 || a.signo > 64)
 				abort();
 		} else if (a.kind != ACTION_TERM && a.kind != ACTION_KILL &&
-			   a.kind != ACTION_FREEZE) {
+			   a.kind != ACTION_FREEZE && a.kind != ACTION_RECLAIM &&
+			   a.kind != ACTION_HIBERNATE) {
 			abort();
 		}
 		(void)action_kind_name(a.kind);

@@ -232,7 +232,7 @@ sleep $((started_s + 5 - SECONDS > 0 ? started_s + 5 - SECONDS : 0))
 
 expect status_text_exit_0 0 '' status
 check status_text_level_line grep -qE '^level: +(low|medium|high|critical) ' <<<"$OUT"
-check status_text_table_header grep -qE '^COMPONENT +STATE +PIDS +RSS +ANON +FILE +SHMEM +IDLE +LAST +PRIO' <<<"$OUT"
+check status_text_table_header grep -qE '^COMPONENT +STATE +PIDS +RSS +ANON +FILE +SHMEM +SWAP +IDLE +LAST +PRIO' <<<"$OUT"
 check status_json_type bash -c "\"\$1\" status --json | jq -e '.components[] | select(.name == \"victim\") | .type == \"batch\"'" _ "$MEMSHED"
 check status_text_type_column grep -qE '^victim .* batch$' <<<"$OUT"
 check explain_shows_type bash -c "\"\$1\" explain --level critical | grep -qE 'victim \\(batch, priority 40'" _ "$MEMSHED"

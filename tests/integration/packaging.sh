@@ -59,7 +59,7 @@ check unit_execstart_default_prefix grep -q '^ExecStart=/usr/local/sbin/memshed 
 check unit_reload_is_sighup grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$UNIT"
 check unit_oom_score_adj grep -qx 'OOMScoreAdjust=-900' "$UNIT"
 check unit_capabilities grep -qx \
-	'CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_SYS_PTRACE CAP_KILL CAP_IPC_LOCK CAP_DAC_OVERRIDE' "$UNIT"
+	'CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_SYS_PTRACE CAP_KILL CAP_IPC_LOCK CAP_DAC_OVERRIDE CAP_SYS_NICE' "$UNIT"
 check unit_cgroupfs_writable grep -qE '^ReadWritePaths=.*/sys/fs/cgroup' "$UNIT"
 
 # ---------------------------------------------------------------- install

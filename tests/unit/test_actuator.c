@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "actuator.h"
+#include "reclaim.h"
 #include "harness.h"
 
 #define MS 1000000ULL
@@ -511,9 +512,10 @@ static void test_dry_run(void)
 static void test_result_names(void)
 {
 	static const char *const want[] = { "running", "exited", "killed", "frozen",
-					    "signalled", "hook-ok", "failed" };
+					    "signalled", "hook-ok", "failed", "reclaimed",
+					    "hibernated", "thawed" };
 
-	for (int i = 0; i <= JOB_FAILED; i++)
+	for (int i = 0; i < JOB_NR_RESULTS; i++)
 		CHECK(!strcmp(job_result_name(i), want[i]), "%d: %s", i, job_result_name(i));
 	CHECK(!strcmp(job_result_name(99), "unknown"), "99");
 }
@@ -715,6 +717,97 @@ static void test_freeze_v1(void)
 	freeze_case(mnt, false);
 }
 
+/* ---- reclaim ---- */
+
+/* RssFile of a process, in KiB (-1: unreadable). */
+static long rss_file_kib(pid_t pid)
+{
+	char path[64], line[128];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssFile: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/*
+ * A child holding 48 MiB of file pages (a file on disk, not tmpfs: those
+ * would be shmem, which needs swap): a reclaim job pages them out in
+ * batches of RECLAIM_BATCH_BYTES while the child keeps running, through a
+ * verified pidfd; a child not on the allow-list is not touched.
+ */
+static void test_reclaim_pages_out(void)
+{
+	enum { MIB = 48 };
+	char path[] = "/var/tmp/memshed-acttest-reclaim.XXXXXX", buf[1 << 16];
+	struct unload_job job;
+	struct actuator a;
+	long before, after;
+	int fd = mkstemp(path), ready[2];
+	pid_t pid;
+	char c;
+
+	CHECK(fd >= 0, "mkstemp: %s", strerror(errno));
+	if (fd < 0)
+		return;
+	memset(buf, 'm', sizeof(buf));
+	for (int i = 0; i < MIB * 16; i++)
+		CHECK(write(fd, buf, sizeof(buf)) == sizeof(buf), "write");
+	fsync(fd);
+	CHECK(pipe2(ready, O_CLOEXEC) == 0, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		volatile char *m = mmap(NULL, MIB << 20, PROT_READ, MAP_SHARED, fd, 0);
+		unsigned long sum = 0;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (m == MAP_FAILED)
+			_exit(1);
+		for (size_t off = 0; off < (size_t)MIB << 20; off += 4096)
+			sum += m[off];
+		if (write(ready[1], sum ? "r" : "0", 1) < 0)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	CHECK(pid > 0 && read(ready[0], &c, 1) == 1, "child ready");
+	close(ready[0]);
+	close(fd);
+	unlink(path);
+
+	init_actuator(&a, NULL, false);
+	before = rss_file_kib(pid);
+	job_init(&job, ACTION_RECLAIM, 0);
+	CHECK(actuator_start(&a, &job, &pid, 1, 0, now_ns()) == -EPERM &&
+	      job.result == JOB_FAILED, "not on the allow-list: refused");
+	CHECK(rss_file_kib(pid) >= before - 1024, "refused, yet paged out");
+
+	allow(pid, COMP_ID);
+	job_init(&job, ACTION_RECLAIM, 0);
+	CHECK(actuator_start(&a, &job, &pid, 1, 0, now_ns()) == 0 && job.result == JOB_RUNNING,
+	      "start: %s", job.error);
+	CHECK(run_job(&a, &job) == 1 && job.result == JOB_RECLAIMED, "result %s: %s",
+	      job_result_name(job.result), job.error);
+	after = rss_file_kib(pid);
+	CHECK(before >= (MIB - 2) * 1024 && after * 4 < before, "RssFile %ld -> %ld KiB", before,
+	      after);
+	CHECK(job.rc.turns >= MIB / (int)(RECLAIM_BATCH_BYTES >> 20), "%d turns for %d MiB",
+	      job.rc.turns, MIB);
+	CHECK(job.rc.advised >= (uint64_t)MIB << 20, "advised %llu",
+	      (unsigned long long)job.rc.advised);
+	CHECK(running(pid), "the child runs on");
+	actuator_job_release(&job);
+	kill_reap(pid);
+	actuator_fini(&a);
+}
+
 /* ---- exec ---- */
 
 static void test_exec_env(void)
@@ -858,6 +951,7 @@ int main(void)
 	RUN_TEST(test_freeze_auto);
 	RUN_TEST(test_freeze_cgroup2);
 	RUN_TEST(test_freeze_v1);
+	RUN_TEST(test_reclaim_pages_out);
 	RUN_TEST(test_exec_env);
 	RUN_TEST(test_exec_timeout);
 	RUN_TEST(test_exec_status);

@@ -178,6 +178,7 @@ static void test_parse_action(void)
 		{ "freeze", ACTION_FREEZE, 0 }, { "signal:SIGUSR1", ACTION_SIGNAL, SIGUSR1 },
 		{ "signal:USR2", ACTION_SIGNAL, SIGUSR2 }, { "signal:10", ACTION_SIGNAL, 10 },
 		{ "signal:KILL", ACTION_SIGNAL, SIGKILL }, { "exec:/bin/true", ACTION_EXEC, 0 },
+		{ "reclaim", ACTION_RECLAIM, 0 }, { "hibernate", ACTION_HIBERNATE, 0 },
 	};
 	static const char *const bad[] = {
 		"", "TERM", "none", "nuke", "signal:", "signal:SIGSTOP", "signal:TSTP",
@@ -228,6 +229,8 @@ static void test_names(void)
 	      !strcmp(action_kind_name(ACTION_FREEZE), "freeze") &&
 	      !strcmp(action_kind_name(ACTION_SIGNAL), "signal") &&
 	      !strcmp(action_kind_name(ACTION_EXEC), "exec") &&
+	      !strcmp(action_kind_name(ACTION_RECLAIM), "reclaim") &&
+	      !strcmp(action_kind_name(ACTION_HIBERNATE), "hibernate") &&
 	      !strcmp(action_kind_name(42), "?"), "action_kind_name");
 }
 
@@ -984,9 +987,15 @@ static void test_example_config(void)
 		config_errors_free(&errs);
 		return;
 	}
-	CHECK(c.nr_comps == 4, "4 components, got %d", c.nr_comps);
+	CHECK(c.nr_comps == 6, "6 components, got %d", c.nr_comps);
 	CHECK(c.nr_comps > 1 && c.comps[1].ladder[LEVEL_MEDIUM].kind == ACTION_SIGNAL &&
 	      c.comps[1].ladder[LEVEL_HIGH].kind == ACTION_TERM, "the cache's ladder");
+	/* The gentle ladders: reclaim, hibernate, term. */
+	for (int i = 3; i < 5 && i < c.nr_comps; i++)
+		CHECK(c.comps[i].ladder[LEVEL_MEDIUM].kind == ACTION_RECLAIM &&
+		      c.comps[i].ladder[LEVEL_HIGH].kind == ACTION_HIBERNATE &&
+		      c.comps[i].ladder[LEVEL_CRITICAL].kind == ACTION_TERM, "%s's ladder",
+		      c.comps[i].name);
 	config_free(&c);
 }
 

@@ -403,7 +403,8 @@ static void test_params_from_config(void)
  * components in use until their lease ends; min_idle_time as given; and
  * "loaded" only for active components with processes whose step at the
  * level is not one already taken in this episode (signal, exec and freeze
- * leave the processes running: once per level; term and kill each time).
+ * leave the processes running: once per level; term and kill each time),
+ * and for frozen ones whose step ends them.
  */
 static void test_snapshot_of_registry(void)
 {
@@ -421,10 +422,10 @@ static void test_snapshot_of_registry(void)
 		{ COMP_ACTIVE, 2, ACTION_SIGNAL, LEVEL_HIGH },	/* 4: taken at high */
 		{ COMP_ACTIVE, 2, ACTION_FREEZE, LEVEL_CRITICAL },/* 5: taken above */
 		{ COMP_ACTIVE, 0, ACTION_TERM, -1 },		/* 6: no process */
-		{ COMP_FROZEN, 2, ACTION_TERM, -1 },		/* 7: frozen */
+		{ COMP_FROZEN, 2, ACTION_TERM, -1 },		/* 7: frozen, then term: loaded */
 		{ COMP_UNLOADING, 2, ACTION_KILL, -1 },		/* 8: being unloaded */
 	};
-	static const bool loaded[N] = { true, true, true, true, false, false, false, false, false };
+	static const bool loaded[N] = { true, true, true, true, false, false, false, true, false };
 
 	for (int i = 0; i < N; i++) {
 		memset(&cc[i], 0, sizeof(cc[i]));
@@ -897,6 +898,78 @@ static void test_just_enough(void)
 	CHECK(policy_just_enough(c, order, 0, 5000) == 0, "none of none");
 }
 
+/*
+ * Gentle steps (issue 12): a reclaim or hibernate step is the component's
+ * unless its memory came straight back (refaulted) or, without swap room,
+ * its file pages went already; then the next non-gentle step up applies,
+ * and none is "nothing". What a gentle step frees is its anon memory as far
+ * as swap has room, plus its file pages.
+ */
+static void test_gentle_steps(void)
+{
+	static struct component_config cc;
+	struct component c = { .id = 1, .cfg = &cc, .state = COMP_ACTIVE, .nr_procs = 1,
+			       .ladder_done = -1 };
+	struct swap_facts swap = { .total = 1ull << 30, .free = 1ull << 30 };
+	struct swap_facts none = {}, full = { .total = 1ull << 30, .free = 1 << 20 };
+	struct registry reg = { .comps = &c, .nr_comps = 1, .swap = swap };
+	struct policy_component pc;
+	struct policy_step st;
+
+	memset(&cc, 0, sizeof(cc));
+	snprintf(cc.name, sizeof(cc.name), "g");
+	cc.ladder[LEVEL_MEDIUM].kind = ACTION_RECLAIM;
+	cc.ladder[LEVEL_HIGH].kind = ACTION_HIBERNATE;
+	cc.ladder[LEVEL_CRITICAL].kind = ACTION_TERM;
+	c.rss[MEMSHED_RSS_ANON] = 200 << 20;
+	c.rss[MEMSHED_RSS_FILE] = 10 << 20;
+	c.rss_total = 210 << 20;
+
+	policy_step(&c, LEVEL_MEDIUM, &swap, &st);
+	CHECK(st.action == &cc.ladder[LEVEL_MEDIUM] && st.level == LEVEL_MEDIUM && !st.skip &&
+	      !st.file_only, "reclaim with swap is the ladder's");
+	policy_step(&c, LEVEL_MEDIUM, &none, &st);
+	CHECK(st.action == &cc.ladder[LEVEL_MEDIUM] && st.file_only && !st.skip,
+	      "without swap, the first reclaim runs file-only");
+
+	c.file_only_done = true;
+	policy_step(&c, LEVEL_MEDIUM, &none, &st);
+	CHECK(st.action == &cc.ladder[LEVEL_CRITICAL] && st.level == LEVEL_CRITICAL &&
+	      st.skip == STEP_SKIP_NO_SWAP && st.skipped == ACTION_RECLAIM,
+	      "no swap, file pages gone: hibernate passed too, term applies");
+	policy_step(&c, LEVEL_MEDIUM, &full, &st);
+	CHECK(st.skip == STEP_SKIP_SWAP_FULL && st.action->kind == ACTION_TERM, "swap full");
+	policy_step(&c, LEVEL_MEDIUM, &swap, &st);
+	CHECK(!st.skip && st.action->kind == ACTION_RECLAIM, "swap back: reclaim again");
+	c.file_only_done = false;
+
+	c.refaulted = true;
+	policy_step(&c, LEVEL_HIGH, &swap, &st);
+	CHECK(st.skip == STEP_SKIP_REFAULTED && st.action->kind == ACTION_TERM,
+	      "refaulted: the next step");
+	cc.ladder[LEVEL_CRITICAL].kind = ACTION_HIBERNATE;
+	policy_step(&c, LEVEL_HIGH, &swap, &st);
+	CHECK(!st.action, "refaulted, nothing further up: nothing");
+	policy_snapshot(&reg, LEVEL_HIGH, NOW, &pc);
+	CHECK(!pc.loaded, "nothing to do is not loaded");
+	c.refaulted = false;
+
+	/* Once per level per episode, and what it frees. */
+	policy_snapshot(&reg, LEVEL_MEDIUM, NOW, &pc);
+	CHECK(pc.loaded && pc.frees_bytes == 210 << 20, "reclaim frees anon + file: %" PRIu64,
+	      pc.frees_bytes);
+	c.ladder_done = LEVEL_MEDIUM;
+	policy_snapshot(&reg, LEVEL_MEDIUM, NOW, &pc);
+	CHECK(!pc.loaded, "reclaim taken at medium");
+	reg.swap = none;
+	c.ladder_done = -1;
+	policy_snapshot(&reg, LEVEL_MEDIUM, NOW, &pc);
+	CHECK(pc.frees_bytes == 10 << 20, "no swap: file pages only");
+	reg.swap = (struct swap_facts){ .total = 1ull << 30, .free = 50 << 20 };
+	policy_snapshot(&reg, LEVEL_MEDIUM, NOW, &pc);
+	CHECK(pc.frees_bytes == 60 << 20, "as far as swap has room");
+}
+
 int main(void)
 {
 	RUN_TEST(test_just_enough);
@@ -922,6 +995,7 @@ int main(void)
 	RUN_TEST(test_verdict_names);
 	RUN_TEST(test_params_from_config);
 	RUN_TEST(test_snapshot_of_registry);
+	RUN_TEST(test_gentle_steps);
 	RUN_TEST(test_empty_and_null_verdicts);
 	RUN_TEST(test_bogus_level_unloads_nothing);
 	RUN_TEST(test_property_random_snapshots);

@@ -1,0 +1,392 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# Gentle unloads (issue 12) on software we did not write, with a swapfile
+# of the test's own (swap the host has is never touched):
+#  - hibernate: a redis holding ~200 MiB is frozen and paged out by
+#    `memshed unload`, stays alive, and a GET thaws it on access (cause=access)
+#    and is answered with the right value within 1 s;
+#  - reclaim: a filled memcached is paged out while it serves; memory_freed
+#    is the measured RSS drop;
+#  - without swap, reclaim reports file-only and the ladder falls through to
+#    its next step;
+#  - of two hibernated redis, only the one contacted thaws; the other stays
+#    frozen until pressure is relieved.
+. "$(dirname "$0")/../lib/common.sh"
+require_root
+require_built
+tmpdir_create dir
+chmod 755 "$dir"
+for prog in redis-server redis-cli memcached python3 jq mkswap swapon swapoff; do
+	command -v "$prog" >/dev/null || skip_all "$prog is not installed (tools/install-deps --test)"
+done
+
+base=$((20000 + ($$ * 7) % 20000))
+P_R=$base P_MC=$((base + 1)) P_R1=$((base + 2)) P_R2=$((base + 3))
+
+status_json() { "$MEMSHED" status --json; }
+field() { status_json | jq -r --arg n "$1" ".components[] | select(.name == \$n) | .$2"; }
+rss_bytes() { echo $(($(proc_status_kib "$1" VmRSS) * 1024)); }
+mib() { echo $((${1} >> 20)); }
+jfield() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$1" | head -1; }
+# The process's state letter in the freezer: v2 cgroup.events says frozen.
+is_frozen() { # COMPONENT
+	local f
+	for f in /sys/fs/cgroup/unified/memshed/"$1"/cgroup.events; do
+		grep -q '^frozen 1' "$f" 2>/dev/null && return 0
+	done
+	return 1
+}
+# unload NAME: retried while a round of unloads is in progress.
+unload() {
+	local i out
+	for ((i = 0; i < 50; i++)); do
+		out=$("$MEMSHED" unload "$1" 2>&1) && return 0
+		[[ $out == *"in progress"* ]] || { echo "$out" >&2; return 1; }
+		sleep 0.2
+	done
+	return 1
+}
+
+# ------------------------------------------------------------ swap of our own
+
+host_swap=$(swapon --show=NAME --noheadings | wc -l)
+swapfile=/var/tmp/memshed-gentle-$$.swap
+swap_on() {
+	swapon "$swapfile"
+}
+swap_off() {
+	swapon --show=NAME --noheadings | grep -qxF "$swapfile" || return 0
+	swapoff "$swapfile"
+}
+rm -f "$swapfile"
+on_exit rm -f "$swapfile"
+if ! { fallocate -l 768M "$swapfile" 2>/dev/null ||
+	dd if=/dev/zero of="$swapfile" bs=1M count=768 status=none; }; then
+	skip_all "cannot create a swapfile under /var/tmp"
+fi
+chmod 600 "$swapfile"
+mkswap -q "$swapfile" >/dev/null || skip_all "mkswap $swapfile failed"
+on_exit swap_off
+swap_on || skip_all "swapon $swapfile failed (no swap support?)"
+note "swap: ours 768 MiB, the host's own: $host_swap device(s)"
+
+conf_common() {
+	cat <<CONF
+[memshed]
+total_limit = 16G           ; no pressure unless a test makes some
+min_idle_time = 0s
+check_interval = 1s
+cooldown = 300ms
+round_timeout = 30s
+settle_time = 1s
+psi_medium_some = 0
+psi_high_some = 0
+psi_critical_some = 0
+psi_medium_full = 0
+psi_high_full = 0
+psi_critical_full = 0
+event_log = $dir/events.ring
+CONF
+}
+
+# ------------------------------------------------------------ hibernate: redis
+
+conf_common >"$dir/hib.conf"
+cat >>"$dir/hib.conf" <<CONF
+
+[component cache]
+match = cmdline:^redis-server 127\.0\.0\.1:$P_R( |$)
+priority = 10
+action = hibernate
+CONF
+chmod 600 "$dir/hib.conf"
+spawn redis redis-server --port "$P_R" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local \
+	--daemonize no --logfile "$dir/redis.log"
+wait_for 10 redis-cli -p "$P_R" PING || fail setup "redis never answered"
+redis-cli -p "$P_R" DEBUG POPULATE 200000 key 1000 >/dev/null
+want=$(redis-cli -p "$P_R" GET key:1 | md5sum)
+daemon_start "$dir/hib.conf"
+daemon_wait_ready || exit 1
+wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
+	fail setup "redis was not labelled"
+before=$(rss_bytes "$redis")
+log_mark
+t0=${EPOCHREALTIME}
+check hibernate_unload unload cache
+if log_wait 30 '"type":"result".*"component":"cache"'; then
+	res=$(log_grep '"type":"result".*"component":"cache"' | head -1)
+	after=$(rss_bytes "$redis")
+	note "redis hibernate: RSS $(mib "$before") MiB -> $(mib "$after") MiB;" \
+		"memory_freed $(jfield "$res" memory_freed_bytes) B in $(jfield "$res" duration_ms) ms," \
+		"$(jfield "$res" batches) batches (longest $(jfield "$res" longest_batch_ms) ms)," \
+		"reclaimable $(jfield "$res" reclaimable)"
+	check hibernate_result grep -q '"result":"hibernated"' <<<"$res"
+	check hibernate_frees_70pct test $((after * 10)) -le $((before * 3))
+	check hibernate_alive pid_alive "$redis"
+	check hibernate_frozen is_frozen cache
+	check hibernate_state_shown bash -c "[[ \$('$MEMSHED' status --json | jq -r '.components[0].state') == hibernated ]]"
+	swapped=$(field cache swap_bytes)
+	note "status shows cache with $(mib "$swapped") MiB swapped out"
+	check hibernate_swap_shown test "$swapped" -gt $((100 << 20))
+	sleep 2	# evaluations come and go: nothing thaws it but access
+	check hibernate_stays_without_access is_frozen cache
+	log_mark
+	s=${EPOCHREALTIME}
+	got=$(timeout 5 redis-cli -p "$P_R" GET key:1 | md5sum)
+	e=${EPOCHREALTIME}
+	ms=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%d", (e - s) * 1000 }')
+	check access_answered_right [ "$got" = "$want" ]
+	check access_answered_within_1s test "$ms" -le 1000
+	if log_wait 5 '"type":"thaw".*"component":"cache"'; then
+		th=$(log_grep '"type":"thaw".*"component":"cache"' | head -1)
+		note "redis thaw on access: GET answered in $ms ms; knock->thaw $(jfield "$th" knock_to_thaw_ms) ms"
+		check thaw_cause_access grep -q '"cause":"access"' <<<"$th"
+		check thaw_names_port grep -q "\"port\":$P_R" <<<"$th"
+	else
+		fail thaw_cause_access "no thaw record"
+	fi
+	check thawed_not_frozen bash -c "$(declare -f is_frozen); ! is_frozen cache"
+	check thawed_state_active bash -c "[[ \$('$MEMSHED' status --json | jq -r '.components[0].state') == active ]]"
+else
+	fail hibernate_result "no result for cache"
+fi
+daemon_stop
+kill_tree "$redis"
+
+# ------------------------------------------------------------ reclaim: memcached
+
+conf_common >"$dir/rec.conf"
+cat >>"$dir/rec.conf" <<CONF
+
+[component mc]
+match = comm:memcached
+priority = 10
+action = reclaim
+CONF
+chmod 600 "$dir/rec.conf"
+spawn mc memcached -p "$P_MC" -l 127.0.0.1 -m 256 -U 0 -u nobody
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_MC" || fail setup "memcached never listened"
+fill_memcached() {
+	python3 - "$P_MC" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+v = b"x" * 1000
+for i in range(200000):
+    s.sendall(b"set k%d 0 0 1000 noreply\r\n%s\r\n" % (i, v))
+s.sendall(b"get k1\r\n")
+buf = b""
+while not buf.endswith(b"END\r\n"):
+    buf += s.recv(65536)
+PY
+}
+mc_get() {
+	python3 - "$P_MC" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"get k7\r\n")
+buf = b""
+while not buf.endswith(b"END\r\n"):
+    buf += s.recv(65536)
+sys.exit(0 if b"x" * 1000 in buf else 1)
+PY
+}
+# After a fill memcached's LRU maintainer moves items between its LRUs for
+# a while, touching them: it is busy, not idle. Wait until it rests.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+wait_quiet() { # PID SECONDS: no CPU time used for 2 s in a row
+	local a b quiet=0 i
+	a=$(cpu_ticks "$1")
+	for ((i = 0; i < $2 && quiet < 2; i++)); do
+		sleep 1
+		b=$(cpu_ticks "$1")
+		((b - a <= 1)) && quiet=$((quiet + 1)) || quiet=0
+		a=$b
+	done
+	((quiet >= 2))
+}
+fill_memcached
+wait_quiet "$mc" 60 || note "memcached still busy 60 s after the fill"
+daemon_start "$dir/rec.conf"
+daemon_wait_ready || exit 1
+wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
+	fail setup "memcached was not labelled"
+before=$(rss_bytes "$mc")
+log_mark
+check reclaim_unload unload mc
+if log_wait 30 '"type":"result".*"component":"mc"'; then
+	res=$(log_grep '"type":"result".*"component":"mc"' | head -1)
+	after=$(rss_bytes "$mc")
+	freed=$(jfield "$res" memory_freed_bytes)
+	note "memcached reclaim: RSS $(mib "$before") MiB -> $(mib "$after") MiB; memory_freed" \
+		"$(mib "$freed") MiB in $(jfield "$res" duration_ms) ms, $(jfield "$res" batches) batches" \
+		"(longest $(jfield "$res" longest_batch_ms) ms)"
+	check reclaim_result grep -q '"result":"reclaimed"' <<<"$res"
+	check reclaim_with_swap grep -q '"reclaimable":"anon+file"' <<<"$res"
+	check reclaim_rss_drops test $((after * 2)) -lt "$before"
+	check reclaim_freed_is_measured awk -v f="$freed" -v d=$((before - after)) \
+		'BEGIN { x = f - d; if (x < 0) x = -x; exit !(x <= d * 0.10) }'
+	check reclaim_keeps_serving mc_get
+	check reclaim_alive pid_alive "$mc"
+else
+	fail reclaim_result "no result for mc"
+fi
+daemon_stop
+
+# ------------------------------------------------------------ no swap: file-only, then the next step
+
+if ((host_swap > 0)); then
+	skip noswap_file_only "the host has swap of its own (not ours to turn off)"
+else
+	swap_off
+	check noswap_swap_is_off bash -c "! swapon --show --noheadings | grep -q ."
+	before=$(rss_bytes "$mc")
+	# medium at 0.75 of the limit: usage 0.8 of it is medium, not high.
+	limit=$((before * 100 / 80))
+	conf_common | sed "s/^total_limit = .*/total_limit = $limit/" >"$dir/noswap.conf"
+	cat >>"$dir/noswap.conf" <<CONF
+
+[component mc]
+match = comm:memcached
+priority = 10
+action = reclaim
+action.high = term
+grace = 2s
+CONF
+	chmod 600 "$dir/noswap.conf"
+	log_mark
+	daemon_start "$dir/noswap.conf"
+	daemon_wait_ready || exit 1
+	if log_wait 20 '"type":"result".*"component":"mc".*"action":"reclaim"'; then
+		res=$(log_grep '"type":"result".*"component":"mc".*"action":"reclaim"' | head -1)
+		check noswap_reclaim_file_only grep -q '"reclaimable":"file-only"' <<<"$res"
+		note "memcached reclaim without swap: memory_freed $(jfield "$res" memory_freed_bytes) B"
+	else
+		fail noswap_reclaim_file_only "no reclaim result for mc"
+	fi
+	if log_wait 20 '"type":"unload".*"component":"mc".*"action":"term"'; then
+		un=$(log_grep '"type":"unload".*"component":"mc".*"action":"term"' | head -1)
+		check noswap_falls_through grep -q '"instead_of":"reclaim"' <<<"$un"
+		check noswap_next_step_ran wait_for 10 bash -c "$(declare -f pid_alive); ! pid_alive $mc"
+	else
+		fail noswap_falls_through "no term after the file-only reclaim"
+	fi
+	daemon_stop
+	swap_on || fail setup "swapon again failed"
+fi
+kill_tree "$mc"
+
+# ------------------------------------------------------------ two hibernated: only the contacted one thaws
+
+# Usage is a memory cgroup of the test's: a ballast in it makes pressure
+# (0.7 of the limit, above low_threshold), and killing it relieves.
+cg=$(memcg_create gentle 512M) || skip_all "no memory cgroup"
+conf_common | sed "s|^total_limit = .*|total_limit = 100M\nusage_source = cgroup:$cg|" >"$dir/two.conf"
+cat >>"$dir/two.conf" <<CONF
+
+[component r1]
+match = cmdline:^redis-server 127\.0\.0\.1:$P_R1( |$)
+priority = 10
+action = hibernate
+
+[component r2]
+match = cmdline:^redis-server 127\.0\.0\.1:$P_R2( |$)
+priority = 10
+action = hibernate
+CONF
+chmod 600 "$dir/two.conf"
+spawn r1 redis-server --port "$P_R1" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local --daemonize no \
+	--logfile "$dir/r1.log"
+spawn r2 redis-server --port "$P_R2" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local --daemonize no \
+	--logfile "$dir/r2.log"
+wait_for 10 redis-cli -p "$P_R1" PING && wait_for 10 redis-cli -p "$P_R2" PING ||
+	fail setup "redis r1/r2 never answered"
+redis-cli -p "$P_R1" DEBUG POPULATE 20000 key 1000 >/dev/null
+redis-cli -p "$P_R2" DEBUG POPULATE 20000 key 1000 >/dev/null
+daemon_start "$dir/two.conf"
+daemon_wait_ready || exit 1
+wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '[.components[].nr_pids] | add') == 2 ]]" ||
+	fail setup "r1 and r2 were not labelled"
+log_mark
+check two_unload_r1 unload r1
+check two_unload_r2 unload r2
+if log_wait 20 '"type":"result".*"component":"r2"'; then
+	check two_both_frozen bash -c "$(declare -f is_frozen); is_frozen r1 && is_frozen r2"
+	log_mark
+	check two_r1_answers bash -c "[[ \$(timeout 5 redis-cli -p $P_R1 GET key:3 | tr -d '\0') == value:3 ]]"
+	log_wait 5 '"type":"thaw".*"component":"r1".*"cause":"access"' &&
+		pass two_r1_thawed_on_access || fail two_r1_thawed_on_access "no thaw record for r1"
+	sleep 2
+	check two_r1_runs bash -c "$(declare -f is_frozen); ! is_frozen r1"
+	check two_r2_still_frozen is_frozen r2
+	check two_no_thaw_of_r2 bash -c "! grep -q '\"type\":\"thaw\".*\"component\":\"r2\"' < <(tail -c +$((LOG_MARK + 1)) '$DAEMON_LOG')"
+	# Pressure, then relief: r2 thaws.
+	memcg_spawn ballast "$cg" "$HELPERS/memhog" --anon 70 --comm ballast
+	sleep 3
+	kill_tree "$ballast"
+	if log_wait 15 '"type":"thaw".*"component":"r2".*"cause":"pressure relieved"'; then
+		pass two_r2_thawed_on_relief
+	else
+		fail two_r2_thawed_on_relief "r2 not thawed after the ballast went"
+	fi
+	check two_r2_answers bash -c "[[ \$(timeout 5 redis-cli -p $P_R2 GET key:3 | tr -d '\0') == value:3 ]]"
+else
+	fail two_both_frozen "no result for r2"
+fi
+daemon_stop
+
+# ------------------------------------------------------------ freeze records (issue 11 item 6)
+
+# A frozen group is recorded under /run/memshed/frozen with its owner; a
+# second memshed leaves a live owner's group alone, one started after the
+# owner died thaws it, moves the process back and drops the record.
+conf_common >"$dir/fz.conf"
+cat >>"$dir/fz.conf" <<CONF
+
+[component fzd]
+match = comm:fzd
+priority = 10
+action = freeze
+CONF
+chmod 600 "$dir/fz.conf"
+conf_common >"$dir/none.conf"
+chmod 600 "$dir/none.conf"
+spawn fzd "$HELPERS/memhog" --anon 20 --comm fzd --ready-file "$dir/fzd.ready"
+wait_for 10 test -e "$dir/fzd.ready" || fail setup "fzd never became ready"
+cg_before=$(grep '^0::' "/proc/$fzd/cgroup")
+record=/run/memshed/frozen/%sys%fs%cgroup%unified%memshed%fzd
+daemon_start "$dir/fz.conf"
+daemon_wait_ready || exit 1
+owner=$DAEMON_PID
+wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
+	fail setup "fzd was not labelled"
+log_mark
+check freeze_unload unload fzd
+if log_wait 10 '"type":"result".*"component":"fzd".*"result":"frozen"'; then
+	res=$(log_grep '"type":"result".*"component":"fzd"' | head -1)
+	check freeze_frees_nothing grep -q '"memory_freed_bytes":0,' <<<"$res"
+	check freeze_recorded grep -q "^owner $owner " "$record"
+	check freeze_record_has_origin grep -q "^origin $fzd /sys/fs/cgroup/unified" "$record"
+	# Another memshed (its own socket) starts: the live owner's group stays.
+	sock=$MEMSHED_SOCKET
+	export MEMSHED_SOCKET=/run/memshed/test-$$-other.sock
+	daemon_start "$dir/none.conf"
+	daemon_wait_ready || exit 1
+	check other_memshed_leaves_it is_frozen fzd
+	daemon_stop
+	export MEMSHED_SOCKET=$sock
+	# The owner dies without thawing; the next memshed thaws.
+	kill -KILL "$owner"
+	daemon_stop "$owner"
+	check frozen_after_owner_died is_frozen fzd
+	daemon_start "$dir/none.conf"
+	daemon_wait_ready || exit 1
+	check dead_owner_group_thawed bash -c "$(declare -f is_frozen); ! is_frozen fzd"
+	check dead_owner_record_removed test ! -e "$record"
+	check dead_owner_process_moved_back [ "$(grep '^0::' "/proc/$fzd/cgroup")" = "$cg_before" ]
+	check dead_owner_process_alive pid_alive "$fzd"
+	daemon_stop
+else
+	fail freeze_frees_nothing "fzd was not frozen"
+fi
+kill_tree "$fzd"
