@@ -214,11 +214,39 @@ static bool socket_alive(const char *path)
 	return alive;
 }
 
+/*
+ * The socket's directory (/run/memshed) decides who can replace the socket
+ * under the CLI's feet: created 0755 if missing, then used only if it is a
+ * real directory (not a link) owned by us (root) that nobody else can write.
+ */
+static int control_dir_check(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	if (lstat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		log_err("control socket directory %s is not a directory (a symlink?); refusing it",
+			dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_err("control socket directory %s is owned by uid %u with mode %04o; refusing "
+			"it: it must be owned by uid %u and not writable by group or others",
+			dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
 int control_listen(struct control_server *s, const char *path, control_handler_fn fn, void *ctx)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[108], *slash;
-	int fd;
+	mode_t mask;
+	int fd, err;
 
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
@@ -230,9 +258,12 @@ int control_listen(struct control_server *s, const char *path, control_handler_f
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
+		err = control_dir_check(dir);
+		if (err)
+			return err;
 	}
+	/* A socket left by a daemon that died (nobody accepts on it) is
+	 * replaced; a live one is another daemon's. */
 	if (socket_alive(path))
 		return -EADDRINUSE;
 	unlink(path);
@@ -240,11 +271,14 @@ int control_listen(struct control_server *s, const char *path, control_handler_f
 	if (fd < 0)
 		return -errno;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	/* Anyone may read status; mutations are checked per request. */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
-	    listen(fd, 64)) {
-		int err = -errno;
-
+	/* Anyone may read status; mutations are checked per request. The
+	 * mode comes from the umask at bind: the socket is never reachable
+	 * with another mode (no chmod of a path afterwards). */
+	mask = umask(0111);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	umask(mask);
+	if (err || listen(fd, 64)) {
+		err = err ? err : -errno;
 		close(fd);
 		return err;
 	}

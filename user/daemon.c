@@ -524,6 +524,15 @@ static int open_ring(struct daemon *d)
 	if (!d->cfg->event_log || !d->cfg->event_log[0])
 		return 0;
 	err = eventring_open(d->cfg->event_log, d->cfg->event_log_size, &d->ring, &recreated);
+	if (err == -ELOOP || err == -EPERM || err == -ENOTSUP) {
+		/* Someone else's file or a planted link: never write through it. */
+		log_err("event log %s: %s; refusing to use it (event_log must name a regular "
+			"file owned by root, not a symlink)", d->cfg->event_log,
+			err == -ELOOP ? "is a symbolic link" : err == -EPERM ?
+			"is not owned by root" : "is not a regular file");
+		d->ring = NULL;
+		return err;
+	}
 	if (err) {
 		log_warn("event log %s: %s; history will not be kept", d->cfg->event_log,
 			 strerror(-err));
@@ -550,7 +559,8 @@ static int start(struct daemon *d)
 			CONTROL_SOCKET, ret == -EADDRINUSE ? "another memshed is running" : strerror(-ret));
 		return ret == -EADDRINUSE ? RUN_EXIT_RUNNING : RUN_EXIT_ERROR;
 	}
-	open_ring(d);
+	if (open_ring(d))
+		return RUN_EXIT_ERROR;
 	eventlog_add_sink(ring_sink, d);
 	eventlog_add_sink(control_sink, d);
 	ao.dry_run = d->cfg->dry_run;

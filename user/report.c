@@ -2,9 +2,12 @@
 /* status, explain and metrics: text, JSON and Prometheus renderings. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "report.h"
 #include "actuator.h"
@@ -365,28 +368,67 @@ void report_metrics(struct strbuf *sb, const struct report_input *in)
 	sb_printf(sb, "memshed_rounds_total %llu\n", (unsigned long long)k->rounds);
 }
 
+/*
+ * The metrics file's directory may belong to a collector's user
+ * (node_exporter's textfile directory): the directory is opened once,
+ * without following a link, and everything is done relative to it. The temp
+ * file gets a random name and is created with O_EXCL|O_NOFOLLOW, so no name
+ * planted in advance (a link to /etc/shadow) is ever opened; renameat then
+ * replaces whatever holds the final name, a planted link included, without
+ * following it.
+ */
 int report_write_metrics_file(const char *path, const struct report_input *in)
 {
 	struct strbuf sb = {};
-	char tmp[4096];
-	int fd, err = 0;
+	char dir[4096], tmp[NAME_MAX + 1];
+	const char *base, *slash = strrchr(path, '/');
+	int dfd = -1, fd = -1, err = 0;
+	uint64_t rnd;
 
-	report_metrics(&sb, in);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
+	if (slash) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+		base = slash + 1;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	}
+	if (!*base || strlen(base) + 24 > NAME_MAX) {
+		err = -EINVAL;
+		goto out;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
 		err = -errno;
 		goto out;
 	}
+	report_metrics(&sb, in);
+	for (int tries = 0; fd < 0 && tries < 16; tries++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+			err = -errno;
+			goto out;
+		}
+		snprintf(tmp, sizeof(tmp), ".%s.%016llx", base, (unsigned long long)rnd);
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (fd < 0) {
+		err = -EEXIST;
+		goto out;
+	}
 	/* Write then rename: the collector never reads half a file. */
-	if (write(fd, sb.s, sb.len) != (ssize_t)sb.len || fsync(fd))
-		err = -errno;
+	if (fchmod(fd, 0644) || write(fd, sb.s, sb.len) != (ssize_t)sb.len || fsync(fd))
+		err = errno ? -errno : -EIO;
 	close(fd);
-	if (!err && rename(tmp, path))
+	if (!err && renameat(dfd, tmp, dfd, base))
 		err = -errno;
 	if (err)
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
 out:
+	if (dfd >= 0)
+		close(dfd);
 	sb_free(&sb);
 	errno = -err;
 	return err;
