@@ -136,6 +136,7 @@ void daemon_fill_report(struct daemon *d, struct report_input *in)
 	if (d->bpf)
 		loader_drops(&d->ld, &dr);
 	d->counters.ringbuf_drops = dr.events + dr.info + dr.limited;
+	d->counters.control_refused = d->ctl.refused;
 	d->counters.bpf = d->bpf;
 	d->counters.dry_run = d->cfg->dry_run;
 	*in = (struct report_input){ .cfg = d->cfg, .reg = &d->reg, .pr = &d->pr,
@@ -428,6 +429,15 @@ static int next_timeout_ms(struct daemon *d, uint64_t now)
 	return next <= now ? 0 : (int)((next - now + NS_PER_MS - 1) / NS_PER_MS);
 }
 
+/* control_events_fn: what a client fd waits for. */
+static int client_set_events(void *ctx, int fd, uint32_t events)
+{
+	struct daemon *d = ctx;
+	struct epoll_event ev = { .events = events, .data.u64 = tag_of(TAG_CLIENT, fd) };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+}
+
 static void dispatch(struct daemon *d, const struct epoll_event *ev, uint64_t now)
 {
 	int fd = (int)(ev->data.u64 & 0xffffffff);
@@ -452,7 +462,11 @@ static void dispatch(struct daemon *d, const struct epoll_event *ev, uint64_t no
 			daemon_watch(d, TAG_CLIENT, fd, EPOLLIN | EPOLLRDHUP);
 		break;
 	case TAG_CLIENT:
-		control_on_client(&d->ctl, fd);	/* closes it when done: epoll drops it */
+		/* Either may close it when done: epoll drops it. */
+		if (ev->events & EPOLLOUT)
+			control_on_writable(&d->ctl, fd);
+		if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			control_on_client(&d->ctl, fd);
 		break;
 	case TAG_JOB:
 		break;	/* a victim exited: round_step below reaps */
@@ -576,6 +590,7 @@ static int start(struct daemon *d)
 	if (ret)
 		return RUN_EXIT_ERROR;
 	daemon_watch(d, TAG_CONTROL, d->ctl.listen_fd, EPOLLIN);
+	d->ctl.set_events = client_set_events;
 	t0 = now_mono_ns();
 	ret = registry_scan(&d->reg);
 	log_info("%d process(es) labelled at start, in %.1f ms", ret > 0 ? ret : 0,

@@ -59,7 +59,8 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 		  "\"psi\":{\"some\":{\"avg10\":%.2f,\"avg60\":%.2f,\"avg300\":%.2f,\"total_us\":%llu},"
 		  "\"full\":{\"avg10\":%.2f,\"avg60\":%.2f,\"avg300\":%.2f,\"total_us\":%llu}},"
 		  "\"bpf\":%s,\"dry_run\":%s,\"auto_unload\":%s,\"ringbuf_drops\":%llu,"
-		  "\"kernel_oom_kills\":%llu,\"uptime_s\":%llu,\"components\":[",
+		  "\"kernel_oom_kills\":%llu,\"control_refused\":%llu,\"uptime_s\":%llu,"
+		  "\"components\":[",
 		  (unsigned long long)pr->usage, (unsigned long long)pr->limit, pr->fraction,
 		  in->cfg->usage_source == USAGE_COMPONENTS ? "components" :
 		  in->cfg->usage_source == USAGE_SYSTEM ? "system" : "cgroup",
@@ -72,6 +73,7 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 		  in->cfg->auto_unload ? "true" : "false",
 		  (unsigned long long)in->counters->ringbuf_drops,
 		  (unsigned long long)in->counters->kernel_oom_kills,
+		  (unsigned long long)in->counters->control_refused,
 		  (unsigned long long)((in->now_ns - in->started_ns) / 1000000000ull));
 	for (int i = 0; i < in->reg->nr_comps; i++) {
 		const struct component *c = &in->reg->comps[i];
@@ -122,11 +124,13 @@ static void status_text(struct strbuf *sb, const struct report_input *in, const 
 	sb_printf(sb, "psi:     some %.2f %.2f %.2f  full %.2f %.2f %.2f  (avg10 avg60 avg300, %%)\n",
 		  pr->psi.some[0], pr->psi.some[1], pr->psi.some[2],
 		  pr->psi.full[0], pr->psi.full[1], pr->psi.full[2]);
-	sb_printf(sb, "daemon:  %s%s%s, ring-buffer drops %llu, kernel OOM kills seen %llu\n",
+	sb_printf(sb, "daemon:  %s%s%s, ring-buffer drops %llu, kernel OOM kills seen %llu, "
+		  "control clients refused %llu\n",
 		  in->counters->bpf ? "bpf" : "no bpf", in->counters->dry_run ? ", dry run" : "",
 		  in->cfg->auto_unload ? "" : ", auto_unload off",
 		  (unsigned long long)in->counters->ringbuf_drops,
-		  (unsigned long long)in->counters->kernel_oom_kills);
+		  (unsigned long long)in->counters->kernel_oom_kills,
+		  (unsigned long long)in->counters->control_refused);
 	sb_printf(sb, "\n%-20s %-9s %5s %9s %9s %9s %9s %8s %-10s %4s %-16s %s\n", "COMPONENT",
 		  "STATE", "PIDS", "RSS", "ANON", "FILE", "SHMEM", "IDLE", "LAST", "PRIO", "FLAGS",
 		  "ORDER");
@@ -366,6 +370,9 @@ void report_metrics(struct strbuf *sb, const struct report_input *in)
 	sb_printf(sb, "memshed_events_total %llu\n", (unsigned long long)k->events);
 	metric_help(sb, "memshed_rounds_total", "counter", "Rounds of unloads started.");
 	sb_printf(sb, "memshed_rounds_total %llu\n", (unsigned long long)k->rounds);
+	metric_help(sb, "memshed_control_refused_total", "counter",
+		    "Control connections or requests turned away (slots, follower cap, permission, timeouts).");
+	sb_printf(sb, "memshed_control_refused_total %llu\n", (unsigned long long)k->control_refused);
 }
 
 /*

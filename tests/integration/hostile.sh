@@ -147,3 +147,96 @@ else
 	fail stale_socket_replaced "the second daemon did not start: $(tail -n 3 "$DAEMON_ERR")"
 fi
 daemon_stop
+
+# ------------------------------------- a control plane no user can take away (2)
+
+# Many components make status large: an answer a client does not read
+# outgrows the socket's buffer.
+{
+	echo "[memshed]"
+	echo "check_interval = 1s"
+	echo "event_log = off"
+	echo "metrics_file = $mdir/memshed.prom"
+	echo
+	echo "[component hostile-cache]"
+	echo "match = user:root"
+	echo "match = comm:hostile-cache"
+	echo "priority = 10"
+	for ((i = 0; i < 3000; i++)); do
+		printf '\n[component hx-%d]\nmatch = user:root\nmatch = comm:hx-%d\n' "$i" "$i"
+	done
+} >"$conf"
+daemon_start "$conf" --no-bpf
+daemon_wait_ready 30 || exit 1
+
+# timed MAX_S CMD...: CMD succeeds within MAX_S seconds.
+timed() {
+	local max=$1 t0 t1
+	shift
+	_now_us t0
+	timeout 20 "$@" >/dev/null || return 1
+	_now_us t1
+	(((t1 - t0) <= max * 1000000)) || { echo "took $(((t1 - t0) / 1000)) ms" >&2; return 1; }
+}
+
+# User nobody opens 64 followers (as many as there are client slots).
+fdir=$dir/followers
+mkdir "$fdir"
+fpids=()
+for ((i = 0; i < 64; i++)); do
+	spawn f "${NOBODY[@]}" "$MEMSHED" events --follow >"$fdir/$i.out" 2>"$fdir/$i.err"
+	fpids+=("$f")
+done
+# Until every one has been answered: followed, or refused with a reason.
+all_settled() {
+	local n
+	n=$(grep -l . "$fdir"/*.err 2>/dev/null | wc -l)
+	((n >= 64 - 8)) # at most CONTROL_MAX_FOLLOWERS_PER_UID follow
+}
+wait_for 20 all_settled || note "followers: $(grep -l . "$fdir"/*.err | wc -l) refused so far"
+note "nobody's followers refused: $(grep -l . "$fdir"/*.err | wc -l) of 64; e.g. $(head -qn1 "$fdir"/*.err 2>/dev/null | sort | uniq -c | head -n 3)"
+check root_status_with_64_strangers timed 3 "$MEMSHED" status
+check root_hold_with_64_strangers "$MEMSHED" hold hostile-cache --ttl 1m
+check root_reload_with_64_strangers "$MEMSHED" reload
+check root_follows_with_64_strangers timeout 2 bash -c \
+	'"$1" events --follow | head -n 1 >/dev/null & sleep 0.5; "$1" reload; wait' _ "$MEMSHED"
+check nobody_status_still_answers timed 3 "${NOBODY[@]}" "$MEMSHED" status
+refused=$("$MEMSHED" status --json | jq .control_refused)
+check refusals_counted_in_status_json test "${refused:-0}" -ge 48
+check refusals_shown_in_status_text grep -qE 'control clients refused [1-9]' \
+	<<<"$("$MEMSHED" status)"
+metrics_counted() { grep -qE '^memshed_control_refused_total [1-9]' "$mdir/memshed.prom"; }
+check refusals_in_metrics wait_for 5 metrics_counted
+nlines=$(grep -c 'control socket: refused' "$DAEMON_ERR")
+check refusal_logged test "$nlines" -ge 1
+check refusal_log_rate_limited test "$nlines" -le 2
+
+# Clients that ask for status and never read a byte of the answer (which is
+# larger than a socket buffer): root's own status still answers at once.
+cat >"$dir/mute.py" <<'PY'
+import socket, sys, time
+socks = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(sys.argv[1])
+    s.sendall(b'{"cmd":"status"}\n')
+    socks.append(s)
+print("sent", flush=True)
+time.sleep(30)
+PY
+for f in "${fpids[@]}"; do kill_tree "$f"; done
+spawn mute "${NOBODY[@]}" /usr/bin/python3 "$dir/mute.py" "$MEMSHED_SOCK" 12 >"$dir/mute.out"
+wait_for 10 grep -q sent "$dir/mute.out" || fail mute_clients "never connected"
+check root_status_while_mute_clients timed 2 "$MEMSHED" status
+check root_hold_while_mute_clients timed 2 "$MEMSHED" hold hostile-cache
+# A follower that stops reading under a flood of events (reloads).
+spawn stuck "${NOBODY[@]}" /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(sys.argv[1]); s.sendall(b"{\"cmd\":\"events\",\"follow\":true}\n"); time.sleep(30)' "$MEMSHED_SOCK"
+flood() { local i; for ((i = 0; i < 100; i++)); do "$MEMSHED" reload || return 1; done; }
+check flood_of_events_answered timeout 60 bash -c "$(declare -f flood); MEMSHED=$MEMSHED; flood"
+check root_status_after_flood timed 2 "$MEMSHED" status
+check daemon_alive pid_alive "$DAEMON_PID"
+daemon_stop
