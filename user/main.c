@@ -115,6 +115,17 @@ static int cmd_check_config(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", argv[1], strerror(-err));
 		return EXIT_FAILURE_;
 	}
+	/* Warnings: components an unprivileged process can join, and so get
+	 * memshed (root) to signal or freeze what it chooses to put there. */
+	for (int i = 0; i < cfg.nr_comps; i++) {
+		char why[320];
+
+		if (config_component_strangers_can_join(&cfg.comps[i], why, sizeof(why)))
+			fprintf(stderr, "%s:%d: warning: component \"%s\" can be joined by any "
+				"user's process: %s; add a user:, cgroup: or exe: rule (see "
+				"memshed.conf(5), MATCH RULES)\n", argv[1], cfg.comps[i].line,
+				cfg.comps[i].name, why);
+	}
 	printf("%s: ok (%d component%s)\n", argv[1], cfg.nr_comps, cfg.nr_comps == 1 ? "" : "s");
 	config_free(&cfg);
 	return EXIT_OK;
