@@ -211,6 +211,24 @@ nlines=$(grep -c 'control socket: refused' "$DAEMON_ERR")
 check refusal_logged test "$nlines" -ge 1
 check refusal_log_rate_limited test "$nlines" -le 2
 
+# Silent clients of nobody's in every slot (each would be dropped only
+# after 2 s without a request): the slots root keeps let root in at once.
+cat >"$dir/silent.py" <<'PY'
+import socket, sys, time
+socks = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    socks.append(s)
+print("connected", flush=True)
+time.sleep(30)
+PY
+spawn silent "${NOBODY[@]}" /usr/bin/python3 "$dir/silent.py" "$MEMSHED_SOCK" 64 >"$dir/silent.out"
+wait_for 10 grep -q connected "$dir/silent.out" || fail silent_clients "never connected"
+check root_status_while_slots_taken timed 1 "$MEMSHED" status
+check root_reload_while_slots_taken timed 1 "$MEMSHED" reload
+kill_tree "$silent"
+
 # Clients that ask for status and never read a byte of the answer (which is
 # larger than a socket buffer): root's own status still answers at once.
 cat >"$dir/mute.py" <<'PY'
