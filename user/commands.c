@@ -125,14 +125,19 @@ int commands_handle(void *ctx, const struct control_request *req, struct strbuf 
 				 req->format);
 			return -EINVAL;
 		}
-		registry_refresh(&d->reg, in.now_ns);
+		/* A user other than root gets the last snapshot (the daemon's
+		 * own samples keep it fresh): a stranger's requests never cost
+		 * a walk of the kernel's maps. */
+		if (req->uid == 0)
+			registry_refresh(&d->reg, in.now_ns);
 		report_status(body, &in, req->format);
 	} else if (!strcmp(req->cmd, "explain")) {
 		if (req->level[0] && level_parse(req->level, &level)) {
 			snprintf(err, len, "unknown level \"%s\" (low, medium, high, critical)", req->level);
 			return -EINVAL;
 		}
-		registry_refresh(&d->reg, in.now_ns);
+		if (req->uid == 0)
+			registry_refresh(&d->reg, in.now_ns);
 		report_explain(body, &in, req->level[0] ? (int)level : -1,
 			       !strcmp(req->format, "json"));
 	} else if (!strcmp(req->cmd, "events")) {

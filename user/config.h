@@ -150,4 +150,13 @@ void config_errors_print(FILE *f, const char *path,
 void config_errors_free(struct config_errors *errs);
 void config_free(struct config *cfg);
 
+/*
+ * Could a process of any user make itself a member of component c? True
+ * when none of its rules is user:, cgroup:, or an exe:/pidfile: path that only
+ * root can change (comm: and cmdline: are the process's own choice); why
+ * says which rules. Reads the file system (stat) for exe: and pidfile:.
+ */
+bool config_component_strangers_can_join(const struct component_config *c, char *why,
+					 size_t len);
+
 #endif

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cgroup.h"
 #include "configcheck.h"
@@ -393,6 +394,74 @@ void config_check_file(struct config_parser *p)
 }
 
 
+/* ---- rules that strangers can match ------------------------------------ */
+
+/*
+ * Only root can change PATH: it and each directory above it are root's and
+ * not writable by group or others (a sticky /tmp is still other-writable).
+ * A PATH that does not exist yet counts by the directories that do.
+ */
+static bool path_root_guarded(const char *path)
+{
+	char buf[4096], *slash;
+	struct stat st;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(buf))
+		return false;
+	snprintf(buf, sizeof(buf), "%s", path);
+	if (stat(buf, &st) == 0 && (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))))
+		return false;
+	while ((slash = strrchr(buf, '/'))) {
+		slash[slash == buf] = '\0';	/* "/usr/bin" -> "/usr" -> "/" */
+		/* Missing: only who can write the closest existing one can make it. */
+		if (stat(buf, &st) && errno == ENOENT && slash != buf)
+			continue;
+		if (stat(buf, &st) || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+		    (st.st_mode & (S_IWGRP | S_IWOTH)))
+			return false;
+		if (slash == buf)
+			break;
+	}
+	return true;
+}
+
+bool config_component_strangers_can_join(const struct component_config *c, char *why,
+					 size_t len)
+{
+	char kinds[128] = "", unguarded[160] = "";
+
+	if (!c->nr_rules)
+		return false;	/* matches nothing: labelled only by root's CLI */
+	for (int i = 0; i < c->nr_rules; i++) {
+		const struct match_rule *r = &c->rules[i];
+		const char *k = match_kind_name(r->kind);
+
+		switch (r->kind) {
+		case MATCH_USER:
+		case MATCH_CGROUP:
+		case MATCH_UNIT:
+			return false;	/* chosen by root: the uid, the cgroup's owner */
+		case MATCH_EXE:
+		case MATCH_PIDFILE:
+			if (path_root_guarded(r->arg))
+				return false;
+			if (!unguarded[0])
+				snprintf(unguarded, sizeof(unguarded), "; %s:%.100s is not under "
+					 "directories only root can write", k, r->arg);
+			break;
+		case MATCH_COMM:
+		case MATCH_CMDLINE:
+			break;
+		}
+		if (!strstr(kinds, k) && strlen(kinds) + strlen(k) + 4 < sizeof(kinds))
+			snprintf(kinds + strlen(kinds), sizeof(kinds) - strlen(kinds), "%s%s:",
+				 kinds[0] ? ", " : "", k);
+	}
+	snprintf(why, len, "any process can satisfy its rules (%s): comm: and cmdline: are "
+		 "what the process sets for itself%s", kinds, unguarded);
+	return true;
+}
+
 /* ---- warnings (a valid config) ------------------------------------------ */
 
 /* Is there a directory named `name` at most `depth` levels below dir? */
@@ -428,6 +497,7 @@ static bool unit_exists(const char *unit)
 
 int config_warnings(const struct config *cfg, FILE *f)
 {
+	char why[320];
 	int n = 0;
 
 	for (int i = 0; i < cfg->nr_comps; i++) {
@@ -439,6 +509,15 @@ int config_warnings(const struct config *cfg, FILE *f)
 			fprintf(f, "%s:%d: warning: component \"%s\": unit %s has no cgroup now "
 				"(not started, or not on this host); the rule matches once it runs\n",
 				c->file ? c->file : "(config)", c->file_line, c->name, c->rules[k].arg);
+			n++;
+		}
+		/* Components an unprivileged process can join, and so get memshed
+		 * (root) to signal or freeze what it chooses to put there. */
+		if (config_component_strangers_can_join(c, why, sizeof(why))) {
+			fprintf(f, "%s:%d: warning: component \"%s\" can be joined by any user's "
+				"process: %s; add a user:, cgroup:, unit: or exe: rule (see "
+				"memshed.conf(5), MATCH RULES)\n", c->file ? c->file : "(config)",
+				c->file_line, c->name, why);
 			n++;
 		}
 	}

@@ -3,9 +3,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,7 +14,8 @@
 #include "control.h"
 #include "eventlog.h"
 
-#define CLIENT_DEADLINE_NS	(2 * 1000000000ull)
+#define CLIENT_DEADLINE_NS	(2 * 1000000000ull)	/* to send a request */
+#define ANSWER_DEADLINE_NS	(10 * 1000000000ull)	/* to read the answer */
 
 /* ---- request parsing: a flat JSON object of strings, numbers, bools ---- */
 
@@ -214,11 +216,39 @@ static bool socket_alive(const char *path)
 	return alive;
 }
 
+/*
+ * The socket's directory (/run/memshed) decides who can replace the socket
+ * under the CLI's feet: created 0755 if missing, then used only if it is a
+ * real directory (not a link) owned by us (root) that nobody else can write.
+ */
+static int control_dir_check(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	if (lstat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		log_err("control socket directory %s is not a directory (a symlink?); refusing it",
+			dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_err("control socket directory %s is owned by uid %u with mode %04o; refusing "
+			"it: it must be owned by uid %u and not writable by group or others",
+			dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
 int control_listen(struct control_server *s, const char *path, control_handler_fn fn, void *ctx)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[108], *slash;
-	int fd;
+	mode_t mask;
+	int fd, err;
 
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
@@ -230,9 +260,12 @@ int control_listen(struct control_server *s, const char *path, control_handler_f
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
+		err = control_dir_check(dir);
+		if (err)
+			return err;
 	}
+	/* A socket left by a daemon that died (nobody accepts on it) is
+	 * replaced; a live one is another daemon's. */
 	if (socket_alive(path))
 		return -EADDRINUSE;
 	unlink(path);
@@ -240,11 +273,14 @@ int control_listen(struct control_server *s, const char *path, control_handler_f
 	if (fd < 0)
 		return -errno;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	/* Anyone may read status; mutations are checked per request. */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
-	    listen(fd, 64)) {
-		int err = -errno;
-
+	/* Anyone may read status; mutations are checked per request. The
+	 * mode comes from the umask at bind: the socket is never reachable
+	 * with another mode (no chmod of a path afterwards). */
+	mask = umask(0111);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	umask(mask);
+	if (err || listen(fd, 64)) {
+		err = err ? err : -errno;
 		close(fd);
 		return err;
 	}
@@ -255,13 +291,49 @@ int control_listen(struct control_server *s, const char *path, control_handler_f
 	return 0;
 }
 
+static uint64_t control_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* A line in the log at most every CONTROL_REFUSE_LOG_S, with the count:
+ * a flood of refusals must not become a flood of log lines. */
+static void refused_log(struct control_server *s, uint64_t now)
+{
+	if (!s->refused_unlogged ||
+	    (s->refused_logged_ns && now - s->refused_logged_ns < CONTROL_REFUSE_LOG_S * 1000000000ull))
+		return;
+	log_warn("control socket: refused %llu connection(s) or request(s) in the last %d s "
+		 "(last: uid %u, %s); %llu in all", (unsigned long long)s->refused_unlogged,
+		 CONTROL_REFUSE_LOG_S, (unsigned)s->refused_last_uid, s->refused_last_why,
+		 (unsigned long long)s->refused);
+	s->refused_unlogged = 0;
+	s->refused_logged_ns = now;
+}
+
+static void refuse(struct control_server *s, uid_t uid, const char *why)
+{
+	s->refused++;
+	s->refused_unlogged++;
+	s->refused_last_uid = uid;
+	snprintf(s->refused_last_why, sizeof(s->refused_last_why), "%s", why);
+	refused_log(s, control_now_ns());
+}
+
 static void client_drop(struct control_client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	c->follow = false;
+	c->answered = false;
+	c->want_out = false;
 	c->len = 0;
+	sb_free(&c->out);
+	c->out_off = 0;
 }
 
 void control_close(struct control_server *s)
@@ -275,45 +347,125 @@ void control_close(struct control_server *s)
 	s->listen_fd = -1;
 }
 
+static struct control_client *client_of(struct control_server *s, int fd)
+{
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (s->clients[i].fd == fd)
+			return &s->clients[i];
+	return NULL;
+}
+
+/* One small line before closing a refused connection: sent only if it fits
+ * at once (never waited for). */
+static void refuse_line(int fd, int code, const char *msg)
+{
+	struct strbuf sb = {};
+
+	sb_printf(&sb, "{\"ok\":false,\"code\":%d,\"error\":", code);
+	sb_json_str(&sb, msg);
+	sb_printf(&sb, "}\n");
+	if (send(fd, sb.s, sb.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		(void)0;	/* the client is gone or not reading: nothing to do */
+	sb_free(&sb);
+}
+
 int control_accept(struct control_server *s, uint64_t now_ns)
 {
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct control_client *free_slot = NULL;
+	struct ucred cred = { .uid = (uid_t)-1 };
+	socklen_t clen = sizeof(cred);
+	int used = 0;
 
 	if (fd < 0)
 		return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
+		cred.uid = (uid_t)-1;	/* unknown: never root */
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
-		struct control_client *c = &s->clients[i];
-
-		if (c->fd < 0) {
-			*c = (struct control_client){ .fd = fd, .accepted_ns = now_ns };
-			return fd;
-		}
+		if (s->clients[i].fd >= 0)
+			used++;
+		else if (!free_slot)
+			free_slot = &s->clients[i];
 	}
-	/* Full: a flood of clients must not cost the daemon its reactions. */
-	s->refused++;
+	/* The last CONTROL_ROOT_RESERVED slots are root's: a flood of clients
+	 * (or followers) of other users never locks root out. */
+	if (free_slot && (cred.uid == 0 || used < CONTROL_MAX_CLIENTS - CONTROL_ROOT_RESERVED)) {
+		*free_slot = (struct control_client){ .fd = fd, .uid = cred.uid,
+						     .accepted_ns = now_ns };
+		return fd;
+	}
+	refuse(s, cred.uid, free_slot ? "the slots left are reserved for root" :
+	       "all slots are taken");
+	refuse_line(fd, EBUSY, "too many control clients; try again later");
 	close(fd);
 	return -1;
 }
 
-/* Write all of buf within a short time; a reader that stalls is dropped. */
-static int write_all(int fd, const char *buf, size_t len)
+/*
+ * Send what is queued, without blocking. Returns 1 when all is sent, 0 when
+ * some is left (EPOLLOUT is asked for), -1 when the client was dropped.
+ */
+static int client_flush(struct control_server *s, struct control_client *c)
 {
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.s + c->out_off, c->out.len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-			if (poll(&p, 1, 500) <= 0)
-				return -ETIMEDOUT;
+		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (c->want_out)
+				return 0;
+			if (s->set_events && !s->set_events(s->ctx, c->fd, EPOLLOUT)) {
+				c->want_out = true;
+				return 0;
+			}
+			client_drop(c);	/* cannot wait for it: never block */
+			return -1;
 		}
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= n;
+		if (n <= 0) {
+			client_drop(c);
+			return -1;
+		}
+		c->out_off += n;
 	}
-	return 0;
+	sb_reset(&c->out);
+	c->out_off = 0;
+	if (!c->follow) {
+		client_drop(c);	/* answered */
+		return -1;
+	}
+	if (c->want_out && s->set_events)
+		s->set_events(s->ctx, c->fd, EPOLLIN | EPOLLRDHUP);
+	c->want_out = false;
+	return 1;
+}
+
+/* Queue output; a client with more than max bytes unread is dropped. */
+static int client_queue(struct control_server *s, struct control_client *c, const char *buf,
+			size_t len, size_t max)
+{
+	bool was_idle = c->out_off == c->out.len;
+
+	if (c->out.len - c->out_off + len > max) {
+		refuse(s, c->uid, c->follow ? "a follower fell too far behind" :
+		       "an answer too large to queue");
+		client_drop(c);
+		return -1;
+	}
+	sb_append(&c->out, buf, len);
+	/* Already waiting for EPOLLOUT: the loop sends it. */
+	return was_idle ? client_flush(s, c) : 0;
+}
+
+static int followers_of(struct control_server *s, uid_t uid)
+{
+	int n = 0;
+
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (s->clients[i].fd >= 0 && s->clients[i].follow && s->clients[i].uid == uid)
+			n++;
+	return n;
 }
 
 static void client_answer(struct control_server *s, struct control_client *c, const char *line,
@@ -323,65 +475,74 @@ static void client_answer(struct control_server *s, struct control_client *c, co
 	struct strbuf body = {}, head = {};
 	char err[256] = "";
 	bool follow = false;
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
 	int ret;
 
 	ret = control_parse_request(line, len, &req, err, sizeof(err));
-	if (!ret) {
-		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) {
-			ret = -errno;
-			snprintf(err, sizeof(err), "cannot identify the client");
-		} else {
-			req.uid = cred.uid;
-		}
-	}
+	if (!ret)
+		req.uid = c->uid;
 	if (!ret && req.uid != 0 && control_cmd_mutates(req.cmd)) {
 		ret = -EPERM;
 		snprintf(err, sizeof(err), "permission denied: \"%s\" changes the daemon and needs root",
 			 req.cmd);
+		refuse(s, req.uid, "a mutating command from a user other than root");
 	}
 	if (!ret)
 		ret = s->handler(s->ctx, &req, &body, err, sizeof(err), &follow);
+	if (!ret && follow && req.uid != 0 &&
+	    followers_of(s, req.uid) >= CONTROL_MAX_FOLLOWERS_PER_UID) {
+		ret = -EUSERS;
+		snprintf(err, sizeof(err), "uid %u already follows events %d times (the most a user "
+			 "other than root may)", (unsigned)req.uid, CONTROL_MAX_FOLLOWERS_PER_UID);
+		refuse(s, req.uid, "too many followers of one uid");
+		sb_reset(&body);
+	}
 	if (ret) {
-		s->refused++;
 		sb_printf(&head, "{\"ok\":false,\"code\":%d,\"error\":", -ret);
 		sb_json_str(&head, err[0] ? err : strerror(-ret));
 		sb_printf(&head, "}\n");
 	} else {
 		sb_printf(&head, "{\"ok\":true}\n");
 	}
-	if (write_all(c->fd, head.s, head.len) == 0 && body.len)
-		write_all(c->fd, body.s, body.len);
-	sb_free(&head);
+	sb_append(&head, body.s ? body.s : "", body.len);
 	sb_free(&body);
+	c->answered = true;
+	c->len = 0;
 	if (!ret && follow) {
 		c->follow = true;
 		c->json = !strcmp(req.format, "json");
 		snprintf(c->types, sizeof(c->types), "%s", req.types);
-	} else {
-		client_drop(c);
 	}
+	client_queue(s, c, head.s, head.len, CONTROL_MAX_ANSWER);
+	sb_free(&head);
+}
+
+void control_on_writable(struct control_server *s, int fd)
+{
+	struct control_client *c = client_of(s, fd);
+
+	if (c && c->out_off < c->out.len)
+		client_flush(s, c);
 }
 
 void control_on_client(struct control_server *s, int fd)
 {
-	struct control_client *c = NULL;
+	struct control_client *c = client_of(s, fd);
 	char *nl;
 	ssize_t n;
 
-	for (int i = 0; i < CONTROL_MAX_CLIENTS && !c; i++)
-		if (s->clients[i].fd == fd)
-			c = &s->clients[i];
 	if (!c)
 		return;
-	if (c->follow) {
-		/* A follower only listens: discard what it sends, drop it when
-		 * it hangs up. */
+	if (c->follow || c->answered) {
+		/* A follower, or a client whose answer is on its way, only
+		 * listens: discard what it sends, drop it when it hangs up
+		 * (unless its answer is still queued: EPOLLOUT or an error
+		 * ends it). */
 		char tmp[256];
 
 		while ((n = recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT)) > 0)
 			;
+		if (n == 0 && c->out_off < c->out.len && c->want_out)
+			return;	/* EPOLLOUT (or an error) ends it */
 		if (n == 0 || errno != EAGAIN)
 			client_drop(c);
 		return;
@@ -413,12 +574,18 @@ void control_expire(struct control_server *s, uint64_t now_ns)
 {
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		struct control_client *c = &s->clients[i];
+		uint64_t age = now_ns - c->accepted_ns;
 
-		if (c->fd >= 0 && !c->follow && now_ns - c->accepted_ns > CLIENT_DEADLINE_NS) {
-			s->refused++;
+		if (c->fd < 0 || c->follow)
+			continue;
+		if ((!c->answered && age > CLIENT_DEADLINE_NS) ||
+		    (c->answered && age > ANSWER_DEADLINE_NS)) {
+			refuse(s, c->uid, c->answered ? "an answer not read in time" :
+			       "no request in time");
 			client_drop(c);
 		}
 	}
+	refused_log(s, now_ns);
 }
 
 static bool type_wanted(const char *types, const char *type)
@@ -439,31 +606,49 @@ static bool type_wanted(const char *types, const char *type)
 void control_broadcast(struct control_server *s, const char *type, const char *json,
 		       size_t len)
 {
-	struct strbuf text = {};
+	struct strbuf text = {}, line = {};
 
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		struct control_client *c = &s->clients[i];
-		struct iovec iov[2] = { { (void *)json, len }, { "\n", 1 } };
-		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-		ssize_t n;
 
 		if (c->fd < 0 || !c->follow || !type_wanted(c->types, type))
 			continue;
-		if (!c->json) {
-			if (!text.s)	/* rendered once, for every text follower */
-				eventlog_render_text(&text, json, len);
-			iov[0] = (struct iovec){ text.s, text.len };
+		if (!c->json && !text.s) {	/* rendered once, for every text follower */
+			eventlog_render_text(&text, json, len);
+			sb_append(&text, "\n", 1);
 		}
-		/* Never block the daemon on a follower: one that cannot keep
-		 * up is dropped (it can reconnect with --since). */
-		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n != (ssize_t)(iov[0].iov_len + 1))
-			client_drop(c);
+		if (c->json && !line.s) {
+			sb_append(&line, json, len);
+			sb_append(&line, "\n", 1);
+		}
+		/* Never block the daemon on a follower: queued, and one that
+		 * falls CONTROL_MAX_BACKLOG behind is dropped. */
+		if (c->json)
+			client_queue(s, c, line.s, line.len, CONTROL_MAX_BACKLOG);
+		else
+			client_queue(s, c, text.s, text.len, CONTROL_MAX_BACKLOG);
 	}
 	sb_free(&text);
+	sb_free(&line);
 }
 
 /* ---- client ---- */
+
+/* The CLI's socket blocks: write all of buf. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
 
 static int client_connect(const char *path, FILE *err)
 {

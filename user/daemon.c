@@ -141,6 +141,7 @@ void daemon_fill_report(struct daemon *d, struct report_input *in)
 	if (d->bpf)
 		loader_drops(&d->ld, &dr);
 	d->counters.ringbuf_drops = dr.events + dr.info + dr.limited;
+	d->counters.control_refused = d->ctl.refused;
 	d->counters.bpf = d->bpf;
 	d->counters.dry_run = d->cfg->dry_run;
 	*in = (struct report_input){ .cfg = d->cfg, .reg = &d->reg, .pr = &d->pr,
@@ -459,6 +460,15 @@ static int next_timeout_ms(struct daemon *d, uint64_t now)
 	return next <= now ? 0 : (int)((next - now + NS_PER_MS - 1) / NS_PER_MS);
 }
 
+/* control_events_fn: what a client fd waits for. */
+static int client_set_events(void *ctx, int fd, uint32_t events)
+{
+	struct daemon *d = ctx;
+	struct epoll_event ev = { .events = events, .data.u64 = tag_of(TAG_CLIENT, fd) };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+}
+
 static void dispatch(struct daemon *d, const struct epoll_event *ev, uint64_t now)
 {
 	int fd = (int)(ev->data.u64 & 0xffffffff);
@@ -483,7 +493,11 @@ static void dispatch(struct daemon *d, const struct epoll_event *ev, uint64_t no
 			daemon_watch(d, TAG_CLIENT, fd, EPOLLIN | EPOLLRDHUP);
 		break;
 	case TAG_CLIENT:
-		control_on_client(&d->ctl, fd);	/* closes it when done: epoll drops it */
+		/* Either may close it when done: epoll drops it. */
+		if (ev->events & EPOLLOUT)
+			control_on_writable(&d->ctl, fd);
+		if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			control_on_client(&d->ctl, fd);
 		break;
 	case TAG_JOB:
 		break;	/* a victim exited: round_step below reaps */
@@ -573,6 +587,15 @@ static int open_ring(struct daemon *d)
 	if (!d->cfg->event_log || !d->cfg->event_log[0])
 		return 0;
 	err = eventring_open(d->cfg->event_log, d->cfg->event_log_size, &d->ring, &recreated);
+	if (err == -ELOOP || err == -EPERM || err == -ENOTSUP) {
+		/* Someone else's file or a planted link: never write through it. */
+		log_err("event log %s: %s; refusing to use it (event_log must name a regular "
+			"file owned by root, not a symlink)", d->cfg->event_log,
+			err == -ELOOP ? "is a symbolic link" : err == -EPERM ?
+			"is not owned by root" : "is not a regular file");
+		d->ring = NULL;
+		return err;
+	}
 	if (err) {
 		log_warn("event log %s: %s; history will not be kept", d->cfg->event_log,
 			 strerror(-err));
@@ -600,7 +623,8 @@ static int start(struct daemon *d)
 			CONTROL_SOCKET, ret == -EADDRINUSE ? "another memshed is running" : strerror(-ret));
 		return ret == -EADDRINUSE ? RUN_EXIT_RUNNING : RUN_EXIT_ERROR;
 	}
-	open_ring(d);
+	if (open_ring(d))
+		return RUN_EXIT_ERROR;
 	eventlog_add_sink(ring_sink, d);
 	eventlog_add_sink(control_sink, d);
 	open_journal(d);
@@ -617,6 +641,7 @@ static int start(struct daemon *d)
 	if (ret)
 		return RUN_EXIT_ERROR;
 	daemon_watch(d, TAG_CONTROL, d->ctl.listen_fd, EPOLLIN);
+	d->ctl.set_events = client_set_events;
 	t0 = now_mono_ns();
 	ret = registry_scan(&d->reg);
 	log_info("%d process(es) labelled at start, in %.1f ms", ret > 0 ? ret : 0,

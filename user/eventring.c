@@ -435,15 +435,21 @@ int eventring_open(const char *path, uint64_t size, struct eventring **ret,
 	ret_code = mkdir_parents(path);
 	if (ret_code)
 		return ret_code;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	/* The daemon writes here as root: never through a link, and only a
+	 * file of its own (-ELOOP, -EPERM: the caller names the path). */
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ret_code = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		goto cleanup;
-	}
 	if (fstat(fd, &st) < 0) {
 		ret_code = -errno;
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		ret_code = S_ISREG(st.st_mode) ? -EPERM : -ENOTSUP;
+		goto cleanup;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ret_code = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		goto cleanup;
 	}
 	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))

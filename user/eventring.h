@@ -30,7 +30,9 @@ typedef int (*eventring_fn)(void *ctx, uint64_t seq, const char *json, size_t le
  * 0755 and the file with 0640. A file of another size or with a bad header is
  * replaced by a new one (*ret_recreated is set so the caller can log it; the
  * sequence numbers continue when the old header was readable). -EBUSY if
- * another process holds the ring open for writing.
+ * another process holds the ring open for writing. PATH is never followed
+ * as a symlink (-ELOOP) and must be a regular file (-ENOTSUP) owned by the
+ * caller's euid (-EPERM): the daemon writes it as root.
  */
 int eventring_open(const char *path, uint64_t size, struct eventring **ret,
 		   bool *ret_recreated);

@@ -2,9 +2,12 @@
 /* status, explain and metrics: text, JSON and Prometheus renderings. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "report.h"
 #include "actuator.h"
@@ -56,8 +59,8 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 		  "\"psi\":{\"some\":{\"avg10\":%.2f,\"avg60\":%.2f,\"avg300\":%.2f,\"total_us\":%llu},"
 		  "\"full\":{\"avg10\":%.2f,\"avg60\":%.2f,\"avg300\":%.2f,\"total_us\":%llu}},"
 		  "\"bpf\":%s,\"dry_run\":%s,\"auto_unload\":%s,\"ringbuf_drops\":%llu,"
-		  "\"kernel_oom_kills\":%llu,\"uptime_s\":%llu,\"swap_total_bytes\":%llu,"
-		  "\"swap_free_bytes\":%llu,\"components\":[",
+		  "\"kernel_oom_kills\":%llu,\"control_refused\":%llu,\"uptime_s\":%llu,"
+		  "\"swap_total_bytes\":%llu,\"swap_free_bytes\":%llu,\"components\":[",
 		  (unsigned long long)pr->usage, (unsigned long long)pr->limit, pr->fraction,
 		  in->cfg->usage_source == USAGE_COMPONENTS ? "components" :
 		  in->cfg->usage_source == USAGE_SYSTEM ? "system" : "cgroup",
@@ -70,6 +73,7 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 		  in->cfg->auto_unload ? "true" : "false",
 		  (unsigned long long)in->counters->ringbuf_drops,
 		  (unsigned long long)in->counters->kernel_oom_kills,
+		  (unsigned long long)in->counters->control_refused,
 		  (unsigned long long)((in->now_ns - in->started_ns) / 1000000000ull),
 		  (unsigned long long)in->reg->swap.total, (unsigned long long)in->reg->swap.free);
 	for (int i = 0; i < in->reg->nr_comps; i++) {
@@ -132,11 +136,13 @@ static void status_text(struct strbuf *sb, const struct report_input *in, const 
 			  swap_has_room(&in->reg->swap) ? "" : " (full: reclaim frees file pages only)");
 	else
 		sb_printf(sb, "swap:    none (reclaim and hibernate free file pages only)\n");
-	sb_printf(sb, "daemon:  %s%s%s, ring-buffer drops %llu, kernel OOM kills seen %llu\n",
+	sb_printf(sb, "daemon:  %s%s%s, ring-buffer drops %llu, kernel OOM kills seen %llu, "
+		  "control clients refused %llu\n",
 		  in->counters->bpf ? "bpf" : "no bpf", in->counters->dry_run ? ", dry run" : "",
 		  in->cfg->auto_unload ? "" : ", auto_unload off",
 		  (unsigned long long)in->counters->ringbuf_drops,
-		  (unsigned long long)in->counters->kernel_oom_kills);
+		  (unsigned long long)in->counters->kernel_oom_kills,
+		  (unsigned long long)in->counters->control_refused);
 	sb_printf(sb, "\n%-20s %-10s %5s %9s %9s %9s %9s %9s %8s %-10s %4s %-16s %-10s %s\n",
 		  "COMPONENT", "STATE", "PIDS", "RSS", "ANON", "FILE", "SHMEM", "SWAP", "IDLE", "LAST",
 		  "PRIO", "FLAGS", "ORDER", "TYPE");
@@ -419,30 +425,72 @@ void report_metrics(struct strbuf *sb, const struct report_input *in)
 	sb_printf(sb, "memshed_events_total %llu\n", (unsigned long long)k->events);
 	metric_help(sb, "memshed_rounds_total", "counter", "Rounds of unloads started.");
 	sb_printf(sb, "memshed_rounds_total %llu\n", (unsigned long long)k->rounds);
+	metric_help(sb, "memshed_control_refused_total", "counter",
+		    "Control connections or requests turned away (slots, follower cap, permission, timeouts).");
+	sb_printf(sb, "memshed_control_refused_total %llu\n", (unsigned long long)k->control_refused);
 }
 
+/*
+ * The metrics file's directory may belong to a collector's user
+ * (node_exporter's textfile directory): the directory is opened once,
+ * without following a link, and everything is done relative to it. The temp
+ * file gets a random name and is created with O_EXCL|O_NOFOLLOW, so no name
+ * planted in advance (a link to /etc/shadow) is ever opened; renameat then
+ * replaces whatever holds the final name, a planted link included, without
+ * following it.
+ */
 int report_write_metrics_file(const char *path, const struct report_input *in)
 {
 	struct strbuf sb = {};
-	char tmp[4096];
-	int fd, err = 0;
+	char dir[4096], tmp[NAME_MAX + 1];
+	const char *base, *slash = strrchr(path, '/');
+	int dfd = -1, fd = -1, err = 0;
+	uint64_t rnd;
 
-	report_metrics(&sb, in);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
+	if (slash) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+		base = slash + 1;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	}
+	if (!*base || strlen(base) + 24 > NAME_MAX) {
+		err = -EINVAL;
+		goto out;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
 		err = -errno;
 		goto out;
 	}
+	report_metrics(&sb, in);
+	for (int tries = 0; fd < 0 && tries < 16; tries++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+			err = -errno;
+			goto out;
+		}
+		snprintf(tmp, sizeof(tmp), ".%s.%016llx", base, (unsigned long long)rnd);
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (fd < 0) {
+		err = -EEXIST;
+		goto out;
+	}
 	/* Write then rename: the collector never reads half a file. */
-	if (write(fd, sb.s, sb.len) != (ssize_t)sb.len || fsync(fd))
-		err = -errno;
+	if (fchmod(fd, 0644) || write(fd, sb.s, sb.len) != (ssize_t)sb.len || fsync(fd))
+		err = errno ? -errno : -EIO;
 	close(fd);
-	if (!err && rename(tmp, path))
+	if (!err && renameat(dfd, tmp, dfd, base))
 		err = -errno;
 	if (err)
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
 out:
+	if (dfd >= 0)
+		close(dfd);
 	sb_free(&sb);
 	errno = -err;
 	return err;

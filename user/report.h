@@ -17,6 +17,7 @@ struct report_counters {
 	uint64_t ringbuf_drops;
 	uint64_t events;
 	uint64_t rounds;
+	uint64_t control_refused;	/* control connections or requests turned away */
 	bool bpf;
 	bool dry_run;
 };

@@ -206,6 +206,42 @@ chmod 602 "$gw"
 expect check_config_world_writable_refused 1 'refusing.*writable' check-config "$gw"
 expect check_config_missing_file 1 'No such file' check-config "$dir/none.conf"
 
+# Components an unprivileged process can join (issue 11 item 7): warned at
+# their FILE:LINE with the reason; guarded ones are not; the exit stays 0.
+strangers=$dir/strangers.conf
+mkdir -m 0777 "$dir/open-dir" && chmod 0777 "$dir/open-dir"
+cat >"$strangers" <<CONF
+[memshed]
+total_limit = 1G
+
+[component by-comm]
+match = comm:st-comm
+
+[component by-cmdline]
+match = comm:st-both
+match = cmdline:--serve
+
+[component by-user]
+match = user:root
+match = comm:st-user
+
+[component by-cgroup]
+match = cgroup:/system.slice/st.service
+
+[component by-exe]
+match = exe:/usr/bin/sleep
+
+[component by-open-exe]
+match = exe:$dir/open-dir/st-evil
+CONF
+chmod 600 "$strangers"
+expect check_config_strangers_exit_0 0 'warning' check-config "$strangers"
+check check_config_strangers_comm grep -qE "^$strangers:4: warning: component \"by-comm\" can be joined by any user's process: .*comm:" <<<"$ERR"
+check check_config_strangers_cmdline grep -qE "^$strangers:7: warning: .*\"by-cmdline\".*comm:, cmdline:" <<<"$ERR"
+check check_config_strangers_open_exe grep -qE "^$strangers:21: warning: .*\"by-open-exe\".*$dir/open-dir/st-evil is not under directories only root can write" <<<"$ERR"
+check check_config_strangers_guarded_not_warned test "$(grep -c warning <<<"$ERR")" = 3
+check check_config_strangers_still_ok grep -q "ok (6 components)" <<<"$OUT"
+
 # ---------------------------------------------------------------- the daemon
 
 for c in v1 v2 held crit fresh; do
