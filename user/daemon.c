@@ -447,6 +447,8 @@ static int next_timeout_ms(struct daemon *d, uint64_t now)
 	}
 	if (d->next_sample_ns < next)
 		next = d->next_sample_ns;
+	if (d->recheck_at_ns && d->recheck_at_ns < next)
+		next = d->recheck_at_ns;
 	/* A level on its way down, and clients that owe a request. */
 	if (d->pr.below_since_ns && d->pr.below_since_ns + d->cfg->settle_ns < next)
 		next = d->pr.below_since_ns + d->cfg->settle_ns;
@@ -528,6 +530,10 @@ static void loop(struct daemon *d)
 			round_sample(d, now);
 		if (d->pr.below_since_ns && now >= d->pr.below_since_ns + d->cfg->settle_ns)
 			round_request_eval(d, "settle");
+		if (d->recheck_at_ns && now >= d->recheck_at_ns) {
+			d->recheck_at_ns = 0;
+			round_request_eval(d, "min idle reached");
+		}
 		if (d->eval_pending && now >= d->cooldown_until_ns)
 			round_evaluate(d, d->eval_reason);
 	}

@@ -495,6 +495,28 @@ void round_step(struct daemon *d, uint64_t now)
 		round_finish(d);
 }
 
+/*
+ * Nothing to take now, but a component only "recent" becomes eligible at
+ * its min idle: decide again then, not at the next check_interval tick
+ * (a level that stands raises no new event).
+ */
+static void schedule_recheck(struct daemon *d, const struct policy_component *pc, size_t n,
+			     const enum policy_verdict *verdict, const struct policy_params *params)
+{
+	uint64_t at = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t;
+
+		if (verdict[i] != VERDICT_RECENT)
+			continue;
+		t = pc[i].last_access_ns + policy_min_idle(&pc[i], params);
+		if (!at || t < at)
+			at = t;
+	}
+	d->recheck_at_ns = at;
+}
+
 static void decide(struct daemon *d, uint64_t now)
 {
 	size_t n = d->reg.nr_comps, nv, take;
@@ -515,8 +537,10 @@ static void decide(struct daemon *d, uint64_t now)
 		verdict[order[i]] = VERDICT_ENOUGH;
 	nv = take;
 	emit_candidates(d, pc, n, order, nv, verdict);
-	if (!nv)
+	if (!nv) {
+		schedule_recheck(d, pc, n, verdict, &params);
 		goto out;
+	}
 	if (!act) {
 		for (size_t i = 0; i < nv; i++) {
 			struct component *c = &d->reg.comps[order[i]];

@@ -245,6 +245,29 @@ mnt=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 check reload_in_round_thawed_at_stop bash -c "! grep -q '^frozen 1' '$mnt/memshed/rfb/cgroup.events' 2>/dev/null"
 kill_tree "$rfa"; kill_tree "$rfb"
 
+# --- a standing level: decided again when a recent component's min idle ends --
+# The cgroup usage model (sampled, no kernel budget events): over medium
+# from the start, the victim only "recent" (labelled at start, min_idle_time
+# 1s). Nothing changes after that and the check interval is a minute: the
+# round must come when its min idle ends, not at the tick.
+if mcg=$(memcg_create standing 1G); then
+	write_conf "$dir/mi.conf" "usage_source = cgroup:$mcg" "[component mi]
+match = comm:mi-victim
+priority = 10
+action = term"
+	sed -i 's/^check_interval = .*/check_interval = 60s/' "$dir/mi.conf"
+	spawn miv bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" --anon 170 --comm mi-victim --ready-file "$3"' _ \
+		"$mcg" "$HELPERS/memhog" "$dir/mi.ready"
+	ready "$dir/mi.ready"
+	daemon_start "$dir/mi.conf"
+	daemon_wait_ready || exit 1
+	check standing_level_acted_at_min_idle log_wait 10 '"type":"result".*"component":"mi"'
+	daemon_stop
+	kill_tree "$miv"
+else
+	fail standing_level_setup "no memory cgroup"
+fi
+
 # --- the same decision, again and again: one candidates record ----------------
 write_conf "$dir/co.conf" "" "[component co]
 match = comm:co-held
