@@ -139,13 +139,13 @@ check exporter_has_every_memshed_series test -z "${missing:-}"
 check level_is_low test "$(value memshed_level)" = 0
 check limit_is_1G between 1073741824 1073741824 "$(value memshed_limit_bytes)"
 # 48 MiB of written anonymous memory, plus the helper's own few pages.
-rss=$(value 'memshed_component_rss_bytes{component="metrics-hog"}')
+rss=$(value 'memshed_component_rss_bytes{component="metrics-hog",type=""}')
 check component_rss_sane between $((46 << 20)) $((64 << 20)) "$rss"
 usage=$(value memshed_usage_bytes)
 check usage_is_component_sum test "${usage:-x}" = "${rss:-y}"
-check component_processes test "$(value 'memshed_component_processes{component="metrics-hog"}')" = 1
-check component_state_active test "$(value 'memshed_component_state{component="metrics-hog",state="active"}')" = 1
-idle=$(value 'memshed_component_idle_seconds{component="metrics-hog"}')
+check component_processes test "$(value 'memshed_component_processes{component="metrics-hog",type=""}')" = 1
+check component_state_active test "$(value 'memshed_component_state{component="metrics-hog",state="active",type=""}')" = 1
+idle=$(value 'memshed_component_idle_seconds{component="metrics-hog",type=""}')
 check component_idle_sane between 0 60 "$idle"
 check no_unloads_yet test "$(value 'memshed_unloads_total{action="term",result="exited"}')" = 0
 check no_drops test "$(value memshed_ringbuf_drops_total)" = 0
@@ -214,7 +214,7 @@ exporter_shows_unload() {
 check exporter_shows_the_unload wait_for 15 exporter_shows_unload
 wait "$hog" 2>/dev/null # the test's own child: reaped, not left a zombie
 exporter_shows_no_process() {
-	metrics=$(scrape) && [[ $(value 'memshed_component_processes{component="metrics-hog"}') == 0 ]]
+	metrics=$(scrape) && [[ $(value 'memshed_component_processes{component="metrics-hog",type=""}') == 0 ]]
 }
 check exporter_component_gone wait_for 10 exporter_shows_no_process
 check prometheus_shows_the_unload wait_for 15 prom_has "$exited" 1
