@@ -55,8 +55,17 @@ REACTION_ROWS = ("memshed defaults", "memshed host", "earlyoom", "nohang", "mems
 def reaction(by):
     ms, early, missed, nocross = defaultdict(list), defaultdict(int), defaultdict(int), defaultdict(int)
     budget, detect = defaultdict(list), defaultdict(list)
+    to_unload, unload_term = defaultdict(list), defaultdict(list)
+    # Another checkout's bench/run on the host (its growers and killers act on the same
+    # MemAvailable; its earlyoom may pick this run's victim): those repetitions are left out.
+    foreign = [r["start_ns"] for r in by["concurrent"]]
+    concurrent = defaultdict(int)
     for r in by["reaction"]:
         tool = r["tool"] if r["tool"] != "memshed" else f"memshed {r.get('variant', 'defaults')}"
+        last = max(r["cross"] or 0, r["term"] or 0)
+        if r.get("other_benches") or any(last >= t for t in foreign):
+            concurrent[tool] += 1
+            continue
         if r["cross"] is None:
             nocross[tool] += 1      # the grower found the line passed already: no sample
             continue
@@ -70,14 +79,20 @@ def reaction(by):
         if r.get("budget") and r["budget"] >= r["cross"] - 5 * MS:
             budget[tool].append((r["term"] - r["budget"]) / MS)
             detect[tool].append((r["budget"] - r["cross"]) / MS)
+        if r.get("unload") and r["cross"] - 5 * MS <= r["unload"] <= r["term"]:
+            to_unload[tool].append((r["unload"] - r["cross"]) / MS)
+            unload_term[tool].append((r["term"] - r["unload"]) / MS)
     out = {}
-    for t in set(ms) | set(early) | set(missed) | set(nocross):
+    for t in set(ms) | set(early) | set(missed) | set(nocross) | set(concurrent):
         d = dist(ms[t]) or {"n": 0}
         d.update(invalid=early[t] + nocross[t], early=early[t], no_cross=nocross[t],
+                 concurrent=concurrent[t],
                  missed=missed[t], seen_of=len(ms[t]) + early[t] + missed[t])
         out[t] = d
     out["budget_to_sigterm"] = {t: dist(v) for t, v in budget.items()}
     out["crossing_to_budget"] = {t: dist(v) for t, v in detect.items()}
+    out["crossing_to_unload"] = {t: dist(v) for t, v in to_unload.items()}
+    out["unload_to_sigterm"] = {t: dist(v) for t, v in unload_term.items()}
     for a, b in (("memshed host", "earlyoom"), ("memshed host", "nohang"),
                  ("memshed defaults", "earlyoom"), ("memshed defaults", "nohang")):
         m, p = out.get(a), out.get(b)
@@ -382,7 +397,10 @@ def recommend(res):
              f"{fmt(share('defaults labelled', 'fault_ns'), 3)}% for a labelled one (the perf "
              f"event's overflow program every 16 faults); rss_mode = tracepoint "
              f"{fmt(share('tracepoint unlabelled', 'fault_ns'), 3)}% for every process of the "
-             f"host. The perf event's own counting (not BPF time) shows only in the timings."]
+             f"host. The perf event's own counting (not BPF time) shows only in the timings. "
+             f"Loopback TCP round trip, BPF program time (sock_recv_length, two receives per "
+             f"round trip): {fmt(share('defaults unlabelled', 'tcp_rtt_ns'), 3)}% unlabelled, "
+             f"{fmt(share('defaults labelled', 'tcp_rtt_ns'), 3)}% labelled."]
     return "\n\n".join(lines)
 
 
@@ -426,21 +444,25 @@ def md(res):
                  "Repetitions interleaved: memshed defaults, memshed host, earlyoom, nohang, "
                  "(every other repetition) memshed tracepoint.\n")
         o.append("| tool | n | p50 | p90 | p99 | max | missed (no SIGTERM in "
-                 f"{rc.get('wait_s')} s) | invalid |")
-        o.append("|---|---|---|---|---|---|---|---|")
+                 f"{rc.get('wait_s')} s) | invalid | left out (another bench/run) |")
+        o.append("|---|---|---|---|---|---|---|---|---|")
         for tool in REACTION_ROWS:
             d = rc.get(tool)
             if not d:
                 continue
             o.append(f"| {tool} | {d['n']} | {fmt(d.get('p50'), 2)} | {fmt(d.get('p90'), 2)} | "
                      f"{fmt(d.get('p99'), 2)} | {fmt(d.get('max'), 2)} | {d['missed']} | "
-                     f"{d['invalid']} |")
+                     f"{d['invalid']} | {d.get('concurrent', 0)} |")
         for key, label in (("budget_to_sigterm", "kernel budget event -> SIGTERM"),
-                           ("crossing_to_budget", "grower's crossing -> kernel budget event")):
+                           ("crossing_to_budget", "grower's crossing -> kernel budget event"),
+                           ("crossing_to_unload", "grower's crossing -> daemon's unload "
+                            "decision (logged just before the signal)"),
+                           ("unload_to_sigterm", "daemon's unload decision -> SIGTERM "
+                            "stamped by the victim")):
             for tool, d in sorted(rc.get(key, {}).items()):
                 if d:
                     o.append(f"| {tool}: {label} | {d['n']} | {fmt(d['p50'], 2)} | "
-                             f"{fmt(d['p90'], 2)} | {fmt(d['p99'], 2)} | {fmt(d['max'], 2)} | | |")
+                             f"{fmt(d['p90'], 2)} | {fmt(d['p99'], 2)} | {fmt(d['max'], 2)} | | | |")
         rr = [(k[6:], v) for k, v in rc.items() if k.startswith("ratio ")]
         if rr:
             o.append("\n| ratio (same run) | p50 | p99 |\n|---|---|---|")
@@ -459,7 +481,8 @@ def md(res):
                  "check_interval. Missed: the grower crossed and the victim got no SIGTERM "
                  "within the wait. Invalid: the victim was signalled before the grower crossed "
                  "(usage moved by other work on the host), or the line was passed before the "
-                 "grower started.")
+                 "grower started. Left out: repetitions while another checkout's bench/run "
+                 "ran on the host (bench/run counts them at each repetition).")
         if not rc.get("nohang_installed"):
             o.append("\nnohang: not installed, not compared (Debian has a package: "
                      "`apt-get install nohang`).")
