@@ -413,6 +413,20 @@ def md(res):
          f"{mc['loadavg']} at start, {res.get('end', {}).get('loadavg', '?')} at the end "
          "(other work on the host shows up as noise). Raw samples: build/bench/raw.jsonl; "
          "every figure: bench/results.json.\n"]
+    if len(res.get("runs", [])) > 1:
+        o.append("The sections come from more than one invocation of bench/run (raw files "
+                 "concatenated; every comparison is within one invocation):\n")
+        for r in res["runs"]:
+            o.append(f"- {r['date']}, commit {r.get('commit') or '?'}, sections "
+                     f"{', '.join(r['sections']) or '?'}, load average {r['loadavg']} at start"
+                     f"{', ' + r['end'] + ' at the end' if r.get('end') else ''}"
+                     f"{', micro batches ' + str(r['micro_batches']) if 'micro_batches' in r else ''}"
+                     f"{', repetitions: reaction ' + str(r['reaction_reps']) + ', overhead ' + str(r['overhead_reps']) if 'reaction_reps' in r else ''}")
+        for c in res.get("concurrent", []):
+            o.append(f"\nAnother bench/run ran on the host from CLOCK_MONOTONIC "
+                     f"{c['start_ns'] / 1e9:.0f} s on ({c.get('what', '')}): the repetitions "
+                     "after that are left out of the reaction figures.")
+        o.append("")
 
     o.append("## Issue 10 targets (shipped defaults)\n")
     o.append("| target | measured | met |\n|---|---|---|")
@@ -511,8 +525,8 @@ def md(res):
                  "ctxsw: ns per pipe round trip (different / same CPU); forkexec: us per "
                  "fork+exec(/bin/true)+wait; tcp_rtt: ns per round trip of a 1-byte message "
                  "over a loopback TCP connection (TCP_NODELAY; a receive on each side). Each "
-                 "figure is the best of 9 batches; each ratio is against the no-daemon runs of "
-                 "the same binary name.\n")
+                 "figure is the best of micro's batches (9, or MICRO_BATCHES); each ratio is "
+                 "against the no-daemon runs of the same binary name.\n")
         cfgs = [f"{c} {w}" for c in ("none", "defaults", "tracepoint") for w in WHO
                 if f"{c} {w}" in oh["median"]]
         o.append("| metric | " + " | ".join(cfgs) + " | noise (IQR/median, none unlabelled) |")
@@ -680,7 +694,24 @@ def main():
     by = load(raw)
     res = {"machine": by["machine"][0]}
     if by["end"]:
-        res["end"] = by["end"][0]
+        res["end"] = by["end"][-1]
+    # Runs in file order: each machine record opens one; its time and end records follow.
+    runs, cur = [], None
+    with open(raw) as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if r["section"] == "machine":
+                cur = dict(r, sections=[])
+                runs.append(cur)
+            elif cur is not None and r["section"] == "time":
+                cur["sections"].append(r["name"])
+            elif cur is not None and r["section"] == "end":
+                cur["end"] = r["loadavg"]
+    res["runs"] = runs
+    res["concurrent"] = by["concurrent"]
     res["seconds"] = {r["name"]: r["seconds"] for r in by["time"]}
     if by["reaction"] or by["psi"]:
         res["reaction"] = reaction(by)
