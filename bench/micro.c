@@ -10,18 +10,29 @@
  *                CPUs 0 and 1: ns per round trip (two switches each side)
  *   ctxsw_same   the same, both on CPU 0
  *   forkexec     fork + execve("/bin/true") + waitpid: us each
+ *   tcp_rtt      a client and an echo server (two processes) bounce a
+ *                1-byte message over a loopback TCP connection (127.0.0.1,
+ *                TCP_NODELAY): ns per round trip (a receive on each side:
+ *                the path activity.bpf.c's sock_recv_length program is on)
  *
- *   micro [fault_ns|ctxsw_cross_ns|ctxsw_same_ns|forkexec_us]
+ *   micro [--settle-ms N] [fault_ns|ctxsw_cross_ns|ctxsw_same_ns|forkexec_us|tcp_rtt_ns]
+ *
+ * --settle-ms: sleep first (a daemon labels and arms a process it sees
+ * exec'd a moment later: bench/run runs a copy named like a component).
  *
  * Each figure is the best of BATCHES short batches: other work on the host
  * can only add time, so the minimum is the least disturbed estimate.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +41,7 @@
 #define FAULT_MIB	64
 #define ROUNDTRIPS	2000
 #define FORKEXECS	100
+#define TCP_ROUNDTRIPS	4000
 
 static double now_ns(void)
 {
@@ -122,6 +134,48 @@ static double forkexec_us(void)
 	return (now_ns() - t0) / FORKEXECS / 1000;
 }
 
+static double tcp_rtt_ns(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int one = 1, l, s;
+	char c = 0;
+
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &alen))
+		exit(1);
+	pid_t pid = fork();
+
+	if (pid == 0) {		/* echo server */
+		s = accept(l, NULL, NULL);
+		if (s < 0)
+			_exit(1);
+		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		while (read(s, &c, 1) == 1 && write(s, &c, 1) == 1)
+			;
+		_exit(0);
+	}
+	close(l);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)))
+		exit(1);
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (int i = 0; i < 100; i++)	/* warm up: slow start, caches */
+		if (write(s, &c, 1) != 1 || read(s, &c, 1) != 1)
+			exit(1);
+	double t0 = now_ns();
+
+	for (int i = 0; i < TCP_ROUNDTRIPS; i++)
+		if (write(s, &c, 1) != 1 || read(s, &c, 1) != 1)
+			exit(1);
+	double t = (now_ns() - t0) / TCP_ROUNDTRIPS;
+
+	close(s);
+	waitpid(pid, NULL, 0);
+	return t;
+}
+
 static double ctxsw_cross_ns(void)
 {
 	return ctxsw_ns(0, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0);
@@ -141,6 +195,7 @@ static const struct bench {
 	{ "ctxsw_cross_ns", ctxsw_cross_ns, ROUNDTRIPS },
 	{ "ctxsw_same_ns", ctxsw_same_ns, ROUNDTRIPS },
 	{ "forkexec_us", forkexec_us, FORKEXECS },
+	{ "tcp_rtt_ns", tcp_rtt_ns, TCP_ROUNDTRIPS },
 };
 #define NR_BENCHES (sizeof(benches) / sizeof(benches[0]))
 
@@ -152,8 +207,17 @@ int main(int argc, char **argv)
 	cpu_set_t all;
 	size_t i;
 
+	if (argc > 2 && !strcmp(argv[1], "--settle-ms")) {
+		usleep(atol(argv[2]) * 1000);
+		argc -= 2;
+		argv += 2;
+	}
+	/* MICRO_BATCHES (1..BATCHES): fewer batches on a slow host. */
+	int batches = getenv("MICRO_BATCHES") ? atoi(getenv("MICRO_BATCHES")) : BATCHES;
+
+	batches = batches < 1 || batches > BATCHES ? BATCHES : batches;
 	sched_getaffinity(0, sizeof(all), &all);
-	for (int b = 0; b < BATCHES; b++)
+	for (int b = 0; b < batches; b++)
 		for (i = 0; i < NR_BENCHES; i++) {
 			if (argc > 1 && strcmp(argv[1], benches[i].name))
 				continue;
@@ -164,9 +228,9 @@ int main(int argc, char **argv)
 		if (argc > 1 && strcmp(argv[1], benches[i].name))
 			continue;
 		printf("%s\"%s\":%.1f", argc > 1 || i == 0 ? "{" : ",", benches[i].name,
-		       min(v[i], BATCHES));
+		       min(v[i], batches));
 		if (argc > 1)
-			printf(",\"ops\":%ld", benches[i].ops * BATCHES);
+			printf(",\"ops\":%ld", benches[i].ops * batches);
 	}
 	printf("}\n");
 	return 0;

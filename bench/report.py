@@ -48,31 +48,57 @@ def load(path):
     return by
 
 
+REACTION_ROWS = ("memshed defaults", "memshed host", "earlyoom", "nohang", "memshed tracepoint",
+                 "memshed defaults-pressured")
+
+
 def reaction(by):
-    ms, invalid = defaultdict(list), defaultdict(int)
-    budget, detect = [], []
+    ms, early, missed, nocross = defaultdict(list), defaultdict(int), defaultdict(int), defaultdict(int)
+    budget, detect = defaultdict(list), defaultdict(list)
+    to_unload, unload_term = defaultdict(list), defaultdict(list)
+    # Another checkout's bench/run on the host (its growers and killers act on the same
+    # MemAvailable; its earlyoom may pick this run's victim): those repetitions are left out.
+    foreign = [r["start_ns"] for r in by["concurrent"]]
+    concurrent = defaultdict(int)
     for r in by["reaction"]:
-        tool = r["tool"] if r.get("variant", "tracepoint") == "tracepoint" else \
-            f"memshed {r['variant']}"
-        ok = r["cross"] is not None and r["term"] is not None and r["term"] > r["cross"]
-        if not ok:
-            invalid[tool] += 1
+        tool = r["tool"] if r["tool"] != "memshed" else f"memshed {r.get('variant', 'defaults')}"
+        last = max(r["cross"] or 0, r["term"] or 0)
+        if r.get("other_benches") or any(last >= t for t in foreign):
+            concurrent[tool] += 1
+            continue
+        if r["cross"] is None:
+            nocross[tool] += 1      # the grower found the line passed already: no sample
+            continue
+        if r["term"] is None:
+            missed[tool] += 1       # crossed, and no SIGTERM within wait_s: unseen
+            continue
+        if r["term"] <= r["cross"]:
+            early[tool] += 1        # acted before the crossing (other work moved usage)
             continue
         ms[tool].append((r["term"] - r["cross"]) / MS)
-        if tool == "memshed" and r.get("budget"):
-            budget.append((r["term"] - r["budget"]) / MS)
-            detect.append((r["budget"] - r["cross"]) / MS)
-    out = {t: dict(dist(v), invalid=invalid[t]) for t, v in ms.items()}
-    for t in invalid:
-        out.setdefault(t, {"n": 0, "invalid": invalid[t]})
-    out["memshed_from_budget_event"] = dist(budget)
-    out["memshed_crossing_to_budget_event"] = dist(detect)
-    m = out.get("memshed")
-    for peer in ("earlyoom", "nohang"):
-        p = out.get(peer)
+        if r.get("budget") and r["budget"] >= r["cross"] - 5 * MS:
+            budget[tool].append((r["term"] - r["budget"]) / MS)
+            detect[tool].append((r["budget"] - r["cross"]) / MS)
+        if r.get("unload") and r["cross"] - 5 * MS <= r["unload"] <= r["term"]:
+            to_unload[tool].append((r["unload"] - r["cross"]) / MS)
+            unload_term[tool].append((r["term"] - r["unload"]) / MS)
+    out = {}
+    for t in set(ms) | set(early) | set(missed) | set(nocross) | set(concurrent):
+        d = dist(ms[t]) or {"n": 0}
+        d.update(invalid=early[t] + nocross[t], early=early[t], no_cross=nocross[t],
+                 concurrent=concurrent[t],
+                 missed=missed[t], seen_of=len(ms[t]) + early[t] + missed[t])
+        out[t] = d
+    out["budget_to_sigterm"] = {t: dist(v) for t, v in budget.items()}
+    out["crossing_to_budget"] = {t: dist(v) for t, v in detect.items()}
+    out["crossing_to_unload"] = {t: dist(v) for t, v in to_unload.items()}
+    out["unload_to_sigterm"] = {t: dist(v) for t, v in unload_term.items()}
+    for a, b in (("memshed host", "earlyoom"), ("memshed host", "nohang"),
+                 ("memshed defaults", "earlyoom"), ("memshed defaults", "nohang")):
+        m, p = out.get(a), out.get(b)
         if m and p and p.get("n") and m.get("n"):
-            out[f"ratio_memshed_{peer}"] = {"p50": ratio(m["p50"], p["p50"]),
-                                            "p99": ratio(m["p99"], p["p99"])}
+            out[f"ratio {a} / {b}"] = {"p50": ratio(m["p50"], p["p50"]),
+                                      "p99": ratio(m["p99"], p["p99"])}
     # Invalid: acted before the thrash started (pressure from other work on the host).
     ok = [r for r in by["psi"] if r["term"] and r["level"] and r["level"] > r["start"]]
     out["psi"] = {"onset_to_sigterm_ms": dist([(r["term"] - r["start"]) / MS for r in ok]),
@@ -80,28 +106,37 @@ def reaction(by):
                   "no_action": sum(1 for r in by["psi"] if not r["term"]),
                   "invalid": sum(1 for r in by["psi"] if r["term"] and r not in ok)}
     out["nohang_installed"] = not any(r.get("installed") is False for r in by["nohang"])
+    out["wait_s"] = max((r.get("wait_s", 10) for r in by["reaction"]), default=None)
     return out
 
 
-METRICS = ["fault_ns", "ctxsw_cross_ns", "ctxsw_same_ns", "forkexec_us"]
+METRICS = ["fault_ns", "ctxsw_cross_ns", "ctxsw_same_ns", "forkexec_us", "tcp_rtt_ns"]
+WHO = ("unlabelled", "labelled")
 
 
 def overhead(by):
+    """Medians per (config, who); each against the no-daemon runs of the same binary
+    name (who), which ran interleaved with it."""
     vals = defaultdict(lambda: defaultdict(list))
     for r in by["overhead"]:
         for k in METRICS:
-            vals[r["config"]][k].append(r["m"][k])
+            if k in r["m"]:
+                vals[(r["config"], r.get("who", "unlabelled"))][k].append(r["m"][k])
     med = {c: {k: statistics.median(v) for k, v in d.items()} for c, d in vals.items()}
-    base = med.get("none", {})
-    ratios = {c: {k: ratio(v, base.get(k)) for k, v in d.items()} for c, d in med.items()}
+    ratios = {c: {k: ratio(v, med.get(("none", c[1]), {}).get(k)) for k, v in d.items()}
+              for c, d in med.items()}
     noise = {}
-    for k, v in vals.get("none", {}).items():
-        if len(v) >= 2:
-            q = statistics.quantiles(v, n=4)
-            noise[k] = (q[2] - q[0]) / statistics.median(v)
+    for who in WHO:
+        for k, v in vals.get(("none", who), {}).items():
+            if len(v) >= 2:
+                q = statistics.quantiles(v, n=4)
+                noise.setdefault(who, {})[k] = (q[2] - q[0]) / statistics.median(v)
     others = [r.get("others", 0) for r in by["overhead"]]
-    return {"median": med, "ratio_vs_none": ratios, "noise_iqr_rel": noise,
-            "reps": {c: len(d[METRICS[0]]) for c, d in vals.items()},
+    key = lambda c: f"{c[0]} {c[1]}"
+    return {"median": {key(c): d for c, d in med.items()},
+            "ratio_vs_none": {key(c): d for c, d in ratios.items()},
+            "noise_iqr_rel": noise,
+            "reps": {key(c): len(d[METRICS[0]]) for c, d in vals.items()},
             "other_daemons_mean": statistics.mean(others) if others else 0,
             "prog_cost": prog_cost(by)}
 
@@ -116,13 +151,14 @@ def prog_cost(by):
                 (ns - r["before"].get(i, (0, 0))[0], cnt - r["before"].get(i, (0, 0))[1])
                 for i, (ns, cnt) in r["after"].items()}
 
-    empty = {r["config"]: delta(r) for r in by["progcost"] if r["bench"] == "idle"}
+    empty = {(r["config"], r.get("who", "unlabelled")): delta(r)
+             for r in by["progcost"] if r["bench"] == "idle"}
     out = defaultdict(dict)
     for r in by["progcost"]:
-        b = r["bench"]
+        b, who = r["bench"], r.get("who", "unlabelled")
         if b == "idle":
             continue
-        ops, base = r["m"]["ops"], empty.get(r["config"], {})
+        ops, base = r["m"]["ops"], empty.get((r["config"], who), {})
         op_ns = r["m"][b] * (1000 if b.endswith("_us") else 1)
         progs = {}
         for name, (ns, cnt) in delta(r).items():
@@ -130,15 +166,33 @@ def prog_cost(by):
             if cnt > 0 and calls > 0:
                 progs[name] = {"calls_per_op": calls / ops, "ns_per_call": ns / cnt}
         per_op = sum(p["calls_per_op"] * p["ns_per_call"] for p in progs.values())
-        out[r["config"]][b] = {"prog_ns_per_op": per_op, "share": per_op / op_ns,
-                               "progs": progs}
+        out[f"{r['config']} {who}"][b] = {"prog_ns_per_op": per_op, "share": per_op / op_ns,
+                                          "progs": progs}
     return dict(out)
 
 
 def footprint(by):
     out = []
     for r in by["footprint"]:
-        out.append(dict(r, wakeups_per_min=r["wakeups"] * 60 / r["window_s"]))
+        out.append(dict(r, wakeups_per_min=r["wakeups"] * 60 / r["window_s"],
+                        voluntary_per_min=r.get("voluntary", r["wakeups"]) * 60 / r["window_s"]))
+    return out
+
+
+def idle(by):
+    """Issue 10 item 4: what `memshed status --json` says of real services."""
+    out = {"rest": {}, "queried": {}}
+    for r in by["idle"]:
+        comps = {c["name"]: {"idle_ms": c["idle_ms"], "last_access": c["last_access"],
+                             "nr_pids": c["nr_pids"]}
+                 for c in (r.get("status") or {}).get("components", [])}
+        if r["phase"] == "rest":
+            out["rest"] = {"seconds": r["seconds"], "since_start_ms": r["since_start_ms"],
+                           "components": comps}
+        else:
+            out["queried"][r["service"]] = {"queries": r["queries"], "answered": r["answered"],
+                                            "interval_ms": r["interval_ms"],
+                                            "components": comps}
     return out
 
 
@@ -199,42 +253,113 @@ def oom(by):
     return out
 
 
+def issue10_targets(res):
+    """Issue 10, at the shipped defaults (a non-default mode is a row of its own)."""
+    t = []
+
+    def add(name, measured, ok, settings):
+        t.append({"target": name, "measured": measured, "met": ok, "settings": settings})
+
+    rc = res.get("reaction", {})
+    comp = "component model: total_limit 256M, min_idle_time 1s, PSI triggers off; rss_mode auto"
+    host = ("host model: usage_source = system, medium line (0.75 x total_limit) at "
+            "earlyoom's -M line (MemAvailable - 128 MiB), min_idle_time 1s, PSI off")
+    for row, lim50, lim99, settings in (
+            ("memshed defaults", 5, 20, comp + " (default)"),
+            ("memshed tracepoint", 5, 20, comp.replace("rss_mode auto", "rss_mode = tracepoint "
+                                                       "(NOT the default)"))):
+        d = rc.get(row)
+        if d and d.get("n"):
+            label = "defaults" if row == "memshed defaults" else "non-default rss_mode = tracepoint"
+            add(f"reaction p50 <= {lim50} ms, component budget model, {label}",
+                f"{d['p50']:.2f} ms (n={d['n']})", d["p50"] <= lim50, settings)
+            add(f"reaction p99 <= {lim99} ms, component budget model, {label}",
+                f"{d['p99']:.2f} ms (n={d['n']})", d["p99"] <= lim99, settings)
+    m, e = rc.get("memshed host"), rc.get("earlyoom")
+    if m and e and m.get("n") and e.get("n"):
+        r50, r99 = m["p50"] / e["p50"], m["p99"] / e["p99"]
+        add("reaction p50 on the host model <= 1/2 of earlyoom's (same run, interleaved)",
+            f"{m['p50']:.2f} ms vs earlyoom {e['p50']:.2f} ms: ratio {r50:.3f}", r50 <= 0.5, host)
+        add("reaction p99 on the host model <= earlyoom's",
+            f"{m['p99']:.2f} ms vs earlyoom {e['p99']:.2f} ms: ratio {r99:.3f}", r99 <= 1, host)
+    wait = rc.get("wait_s") or 20
+    for row, settings in (("memshed defaults", comp), ("memshed host", host),
+                          ("memshed tracepoint", comp.replace("rss_mode auto",
+                                                              "rss_mode = tracepoint")),
+                          ("memshed defaults-pressured", comp + "; thrash + 2 spinners")):
+        d = rc.get(row)
+        if d and d.get("seen_of"):
+            add(f"no crossing unseen ({row}): repetitions with no SIGTERM within {wait} s",
+                f"{d['missed']} of {d['seen_of']}", d["missed"] == 0, settings)
+    oh = res.get("overhead", {})
+    rv, noise = oh.get("ratio_vs_none", {}), oh.get("noise_iqr_rel", {})
+    for who in WHO:
+        r = rv.get(f"defaults {who}", {})
+        for k in METRICS:
+            if r.get(k):
+                nz = noise.get(who, {}).get(k)
+                add(f"overhead at defaults <= 1%, far from the lines: {k}, {who} process",
+                    f"{(r[k] - 1) * 100:+.2f}%" + (f" (noise {nz * 100:.1f}%)" if nz is not None
+                                                  else ""), r[k] <= 1.01,
+                    "defaults, 2 labelled idle processes" +
+                    (", the benchmark labelled too" if who == "labelled" else ""))
+    for who in WHO:
+        pc = oh.get("prog_cost", {}).get(f"defaults {who}", {})
+        for k, d in pc.items():
+            add(f"overhead at defaults <= 1%: {k}, {who}, BPF program time per operation",
+                f"{d['share'] * 100:.3f}% ({d['prog_ns_per_op']:.0f} ns)", d["share"] <= 0.01,
+                "defaults, kernel.bpf_stats_enabled")
+    for f in res.get("footprint", []):
+        if f["tool"] != "memshed":
+            continue
+        add(f"daemon wakes <= once a second at rest (usage_source {f.get('usage_source', 'components')}, "
+            f"{f['procs']} labelled)",
+            f"{f['wakeups_per_min']:.1f}/min ({f['voluntary_per_min']:.1f} voluntary); "
+            f"RSS {f['rss_kib'] / 1024:.1f} MiB", f["wakeups_per_min"] <= 60,
+            "defaults but total_limit 1T" + (", usage_source = system"
+                                             if f.get("usage_source") == "system" else ""))
+    idl = res.get("idle", {})
+    rest = idl.get("rest", {})
+    for name, c in rest.get("components", {}).items():
+        ok = c["idle_ms"] >= rest["seconds"] * 1000 - 500 and c["last_access"] == "start"
+        add(f"{name} left alone {rest['seconds']} s: idle",
+            f"idle {c['idle_ms'] / 1000:.1f} s, last access: {c['last_access']}", ok,
+            "defaults but total_limit 1T, auto_unload no; idle_cpu 5%")
+    for name, q in idl.get("queried", {}).items():
+        c = q["components"].get(name)
+        if c:
+            ok = c["idle_ms"] < 1000 and q["answered"] == q["queries"]
+            add(f"{name} queried every {q['interval_ms']} ms: not idle",
+                f"idle {c['idle_ms']} ms, last access: {c['last_access']} "
+                f"({q['answered']}/{q['queries']} answered)", ok,
+                "a new TCP connection and one request each")
+    return t
+
+
 def targets(res):
+    """DESIGN.md section 9 targets."""
     t = []
 
     def add(name, measured, ok, note=""):
         t.append({"target": name, "measured": measured, "met": ok, "note": note})
 
     rc = res.get("reaction", {})
-    b, m, e = rc.get("memshed_from_budget_event"), rc.get("memshed"), rc.get("earlyoom")
+    b = rc.get("budget_to_sigterm", {}).get("memshed defaults")
+    m, e = rc.get("memshed defaults"), rc.get("earlyoom")
     if b:
-        add("reaction p50 <= 5 ms (budget event -> SIGTERM)", f"{b['p50']:.2f} ms", b["p50"] <= 5)
-        add("reaction p99 <= 20 ms (budget event -> SIGTERM)", f"{b['p99']:.2f} ms", b["p99"] <= 20)
-    if m and m.get("n"):
-        add("reaction p50 <= 5 ms (grower's crossing -> SIGTERM)", f"{m['p50']:.2f} ms",
-            m["p50"] <= 5)
-        add("reaction p99 <= 20 ms (grower's crossing -> SIGTERM)", f"{m['p99']:.2f} ms",
-            m["p99"] <= 20)
+        add("reaction p50 <= 5 ms (budget event -> SIGTERM, defaults)", f"{b['p50']:.2f} ms",
+            b["p50"] <= 5)
+        add("reaction p99 <= 20 ms (budget event -> SIGTERM, defaults)", f"{b['p99']:.2f} ms",
+            b["p99"] <= 20)
     if m and e and m.get("n") and e.get("n"):
         for p in ("p50", "p99"):
             x = e[p] / m[p]
-            add(f">= 10x faster than earlyoom ({p})", f"{x:.1f}x", x >= 10)
-    oh = res.get("overhead", {}).get("ratio_vs_none", {}).get("defaults", {})
-    for k in METRICS:
-        if oh.get(k):
-            add(f"overhead at defaults <= 1%: {k}", f"{(oh[k] - 1) * 100:+.2f}%",
-                oh[k] <= 1.01)
-    pc = res.get("overhead", {}).get("prog_cost", {}).get("defaults", {})
-    for k, d in pc.items():
-        add(f"overhead at defaults <= 1%: {k}, BPF program time per operation",
-            f"{d['share'] * 100:.2f}% ({d['prog_ns_per_op']:.0f} ns)", d["share"] <= 0.01)
+            add(f">= 10x faster than earlyoom ({p}; memshed defaults, component model)",
+                f"{x:.1f}x", x >= 10)
     for f in res.get("footprint", []):
-        if f["tool"] != "memshed":
-            continue
-        add(f"daemon RSS <= 4 MiB ({f['procs']} labelled)", f"{f['rss_kib'] / 1024:.1f} MiB",
-            f["rss_kib"] <= 4096)
-        add(f"<= 1 wake-up per 60 s check interval ({f['procs']} labelled)",
-            f"{f['wakeups_per_min']:.1f}/min", f["wakeups_per_min"] <= 1)
+        if f["tool"] == "memshed":
+            add(f"daemon RSS <= 4 MiB (usage_source {f.get('usage_source', 'components')}, "
+                f"{f['procs']} labelled)", f"{f['rss_kib'] / 1024:.1f} MiB", f["rss_kib"] <= 4096)
     pol = [p for p in res.get("scale", {}).get("policy", []) if p["n"] == 100000]
     for q in ("p50", "p99"):
         if pol:
@@ -258,57 +383,24 @@ def targets(res):
 
 
 def recommend(res):
-    """The default rss_mode and activity_source, from the overhead numbers."""
-    oh = res.get("overhead", {})
-    r, noise, pc = oh.get("ratio_vs_none", {}), oh.get("noise_iqr_rel", {}), oh.get("prog_cost", {})
-    if not r.get("defaults"):
-        return "No overhead measurements: no recommendation."
-
-    def worst(c):
-        return max((r.get(c, {}).get(k) or 1) - 1 for k in METRICS)
+    """What the overhead numbers say of the default rss_mode."""
+    pc = res.get("overhead", {}).get("prog_cost", {})
 
     def share(c, k):
-        return pc.get(c, {}).get(k, {}).get("share")
+        d = pc.get(c, {}).get(k)
+        return None if d is None else d["share"] * 100
 
-    tp, smp, auto, sw = (worst(c) for c in ("defaults", "rss_sample", "rss_auto", "sched_switch"))
-    rc = res.get("reaction", {}).get("memshed_from_budget_event") or {}
-    cold = res.get("reaction", {}).get("memshed auto-cold")
-    cold = cold if cold and cold.get("n") else None
-    resolved = noise and max(noise.values()) <= 0.01
-    lines = [f"Timings, worst of the four benchmarks vs no daemon: rss_mode tracepoint "
-             f"{tp * 100:+.1f}%, sample {smp * 100:+.1f}%, auto {auto * 100:+.1f}%; "
-             f"activity_source sched_switch {sw * 100:+.1f}%. Run-to-run noise of the no-daemon "
-             "runs (IQR/median): " +
-             (", ".join(f"{k} {v * 100:.1f}%" for k, v in noise.items()) or "n/a") +
-             (". " if resolved else ", so on this host the timings cannot resolve 1%; ") +
-             "the BPF program time per operation (kernel.bpf_stats) is steadier and decides "
-             "below."]
-    tp_fault, smp_fault = share("defaults", "fault_ns"), share("rss_sample", "fault_ns")
-    sw_ctx = max((share("sched_switch", k) or 0) - (share("defaults", k) or 0)
-                 for k in ("ctxsw_same_ns", "ctxsw_cross_ns"))
-    tp_cost = tp_fault if tp_fault is not None else tp
-    if tp_cost <= 0.01:
-        lines.append(f"**rss_mode: keep `tracepoint`.** Its cost on a page fault is "
-                     f"{tp_cost * 100:.2f}%, within the 1% budget, and it is the only mode that "
-                     "sees a budget crossing in the kernel at once (budget event -> SIGTERM p50 "
-                     f"{fmt(rc.get('p50'), 2)} ms); sample and auto see usage only when the "
-                     "daemon evaluates.")
-    else:
-        lines.append(f"**rss_mode: `auto`.** The rss_stat program costs {tp_cost * 100:.1f}% of "
-                     f"a page fault here (sample: {fmt((smp_fault or 0) * 100, 2)}%), over the 1% "
-                     "budget, on every fault of every process. auto costs what sample costs "
-                     "while usage is below low_threshold - hysteresis, and attaches the exact "
-                     "tracepoint near a line, where an instant reaction matters (the "
-                     f"tracepoint path measured here: budget event -> SIGTERM p50 "
-                     f"{fmt(rc.get('p50'), 2)} ms). Its limit: a jump from below that band to "
-                     "past a line between two evaluations is seen at the next check_interval "
-                     "tick or PSI trigger, not at once" +
-                     (f" (measured: {cold['max'] / 1000:.1f} s)" if cold else "") + ".")
-    lines.append(f"**activity_source: `sample`.** sched_switch adds {sw_ctx * 100:.2f}% of a "
-                 f"context switch in program time (timings: {(sw - tp) * 100:+.1f}% vs "
-                 "defaults) on every switch of every task; sampling CPU runtime when the daemon "
-                 "evaluates costs nothing there, and idle times of seconds to minutes do not "
-                 "need per-switch precision.")
+    if not pc:
+        return "No BPF program statistics: no recommendation."
+    lines = [f"Page fault, BPF program time: defaults (rss_mode auto) "
+             f"{fmt(share('defaults unlabelled', 'fault_ns'), 3)}% for an unlabelled process, "
+             f"{fmt(share('defaults labelled', 'fault_ns'), 3)}% for a labelled one (the perf "
+             f"event's overflow program every 16 faults); rss_mode = tracepoint "
+             f"{fmt(share('tracepoint unlabelled', 'fault_ns'), 3)}% for every process of the "
+             f"host. The perf event's own counting (not BPF time) shows only in the timings. "
+             f"Loopback TCP round trip, BPF program time (sock_recv_length, two receives per "
+             f"round trip): {fmt(share('defaults unlabelled', 'tcp_rtt_ns'), 3)}% unlabelled, "
+             f"{fmt(share('defaults labelled', 'tcp_rtt_ns'), 3)}% labelled."]
     return "\n\n".join(lines)
 
 
@@ -321,8 +413,30 @@ def md(res):
          f"{mc['loadavg']} at start, {res.get('end', {}).get('loadavg', '?')} at the end "
          "(other work on the host shows up as noise). Raw samples: build/bench/raw.jsonl; "
          "every figure: bench/results.json.\n"]
+    if len(res.get("runs", [])) > 1:
+        o.append("The sections come from more than one invocation of bench/run (raw files "
+                 "concatenated; every comparison is within one invocation):\n")
+        for r in res["runs"]:
+            o.append(f"- {r['date']}, commit {r.get('commit') or '?'}, sections "
+                     f"{', '.join(r['sections']) or '?'}, load average {r['loadavg']} at start"
+                     f"{', ' + r['end'] + ' at the end' if r.get('end') else ''}"
+                     f"{', micro batches ' + str(r['micro_batches']) if 'micro_batches' in r else ''}"
+                     f"{', repetitions: reaction ' + str(r['reaction_reps']) + ', overhead ' + str(r['overhead_reps']) if 'reaction_reps' in r else ''}")
+        for c in res.get("concurrent", []):
+            o.append(f"\nAnother bench/run ran on the host from CLOCK_MONOTONIC "
+                     f"{c['start_ns'] / 1e9:.0f} s on ({c.get('what', '')}): the repetitions "
+                     "after that are left out of the reaction figures.")
+        o.append("")
 
-    o.append("## DESIGN.md section 9 targets\n")
+    o.append("## Issue 10 targets (shipped defaults)\n")
+    o.append("| target | measured | met |\n|---|---|---|")
+    for t in res["issue10"]:
+        o.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
+    o.append("\nSettings of each row:\n")
+    for t in res["issue10"]:
+        o.append(f"- {t['target']}: {t['settings']}")
+
+    o.append("\n## DESIGN.md section 9 targets\n")
     o.append("| target | measured | met |\n|---|---|---|")
     for t in res["targets"]:
         o.append(f"| {t['target']} | {t['measured']}{' (' + t['note'] + ')' if t['note'] else ''}"
@@ -333,41 +447,59 @@ def md(res):
         o.append("\n## 1. Reaction: crossing -> SIGTERM at the victim (ms)\n")
         o.append("Same scenario for every tool: an idle 60 MiB victim (oom_score_adj 1000, and "
                  "the preferred victim by name), a grower at 200 MiB/s that stamps "
-                 "CLOCK_MONOTONIC when it touches the page crossing the tool's line "
-                 "(memshed: component usage = 0.75 x total_limit 256M; earlyoom `-M` and nohang "
-                 "`soft_threshold_min_mem`: MemAvailable 128 MiB below its value at the start), "
-                 "then 32 MiB more. Repetitions interleaved (memshed, earlyoom, nohang, ...).\n")
-        o.append("| tool | n | p50 | p90 | p99 | max | p50 ratio memshed/tool | p99 ratio |")
-        o.append("|---|---|---|---|---|---|---|---|")
-        for tool in ("memshed", "earlyoom", "nohang", "memshed auto-warm", "memshed auto-cold",
-                     "memshed tracepoint-pressured"):
+                 "CLOCK_MONOTONIC when it touches the page crossing the tool's line, then 32 "
+                 "MiB more. Lines: memshed component model: component usage = 0.75 x "
+                 "total_limit 256M (the grower's exact RSS); host model (memshed usage_source "
+                 "= system, earlyoom `-M`, nohang `soft_threshold_min_mem`): MemAvailable "
+                 "128 MiB below its value when the repetition starts (memshed: total_limit set "
+                 "so that its medium line, MemTotal - MemAvailable = 0.75 x total_limit, is "
+                 "that line); the grower reads MemAvailable every 16 pages. A ballast keeps "
+                 "MemAvailable at 45% of RAM for every tool (nohang refuses a line above 50%). "
+                 "Repetitions interleaved: memshed defaults, memshed host, earlyoom, nohang, "
+                 "(every other repetition) memshed tracepoint.\n")
+        o.append("| tool | n | p50 | p90 | p99 | max | missed (no SIGTERM in "
+                 f"{rc.get('wait_s')} s) | invalid | left out (another bench/run) |")
+        o.append("|---|---|---|---|---|---|---|---|---|")
+        for tool in REACTION_ROWS:
             d = rc.get(tool)
-            if not d or not d.get("n"):
+            if not d:
                 continue
-            rr = rc.get(f"ratio_memshed_{tool}", {"p50": 1, "p99": 1} if tool == "memshed" else {})
-            o.append(f"| {tool} | {d['n']}{' (+%d invalid)' % d['invalid'] if d['invalid'] else ''}"
-                     f" | {fmt(d['p50'], 2)} | {fmt(d['p90'], 2)} | {fmt(d['p99'], 2)} | "
-                     f"{fmt(d['max'], 2)} | {fmt(rr.get('p50'), 3) if rr else ''} | "
-                     f"{fmt(rr.get('p99'), 3) if rr else ''} |")
-        for key, label in (("memshed_from_budget_event", "memshed, kernel budget event -> SIGTERM"),
-                           ("memshed_crossing_to_budget_event",
-                            "memshed, grower's crossing -> kernel budget event")):
-            d = rc.get(key)
-            if d:
-                o.append(f"| {label} | {d['n']} | {fmt(d['p50'], 2)} | {fmt(d['p90'], 2)} | "
-                         f"{fmt(d['p99'], 2)} | {fmt(d['max'], 2)} | | |")
-        o.append("\nmemshed rows: rss_mode tracepoint (the default) unless named; auto-warm = "
-                 "rss_mode auto with a 100 MiB idle component of priority 90 keeping usage "
-                 "above low_threshold - hysteresis (tracepoint attached); auto-cold = rss_mode "
-                 "auto starting from 24% usage (only the 60 s check_interval timer or PSI "
-                 "sees the jump); tracepoint-pressured = the memshed run while a thrash in a "
-                 "64 MiB memcg keeps memory PSI up and two spinners keep both CPUs busy "
-                 "(issue 7: reaction under pressure vs without). Ratios: memshed (tracepoint) / tool.")
+            o.append(f"| {tool} | {d['n']} | {fmt(d.get('p50'), 2)} | {fmt(d.get('p90'), 2)} | "
+                     f"{fmt(d.get('p99'), 2)} | {fmt(d.get('max'), 2)} | {d['missed']} | "
+                     f"{d['invalid']} | {d.get('concurrent', 0)} |")
+        for key, label in (("budget_to_sigterm", "kernel budget event -> SIGTERM"),
+                           ("crossing_to_budget", "grower's crossing -> kernel budget event"),
+                           ("crossing_to_unload", "grower's crossing -> daemon's unload "
+                            "decision (logged just before the signal)"),
+                           ("unload_to_sigterm", "daemon's unload decision -> SIGTERM "
+                            "stamped by the victim")):
+            for tool, d in sorted(rc.get(key, {}).items()):
+                if d:
+                    o.append(f"| {tool}: {label} | {d['n']} | {fmt(d['p50'], 2)} | "
+                             f"{fmt(d['p90'], 2)} | {fmt(d['p99'], 2)} | {fmt(d['max'], 2)} | | | |")
+        rr = [(k[6:], v) for k, v in rc.items() if k.startswith("ratio ")]
+        if rr:
+            o.append("\n| ratio (same run) | p50 | p99 |\n|---|---|---|")
+            for k, v in rr:
+                o.append(f"| {k} | {fmt(v['p50'], 3)} | {fmt(v['p99'], 3)} |")
+        o.append("\nmemshed rows: *defaults* = the shipped defaults (rss_mode auto: a software "
+                 "page-fault perf event on each labelled process, its BPF overflow program "
+                 "every 16 faults; a `budget` event wakes the daemon) with total_limit 256M, "
+                 "the components, min_idle_time 1s and the PSI triggers off (what the scenario "
+                 "needs: other work on this shared host raises PSI); *host* = usage_source = "
+                 "system at earlyoom's line, otherwise the same (usage read at the predictive "
+                 "interval, 10 ms right below a line); *tracepoint* = defaults + rss_mode = "
+                 "tracepoint (NOT the default: rss_stat attached host-wide); "
+                 "*defaults-pressured* = defaults while a thrash in a 64 MiB memcg keeps "
+                 "memory PSI up and two spinners keep both CPUs busy (issue 7). No row sets "
+                 "check_interval. Missed: the grower crossed and the victim got no SIGTERM "
+                 "within the wait. Invalid: the victim was signalled before the grower crossed "
+                 "(usage moved by other work on the host), or the line was passed before the "
+                 "grower started. Left out: repetitions while another checkout's bench/run "
+                 "ran on the host (bench/run counts them at each repetition).")
         if not rc.get("nohang_installed"):
             o.append("\nnohang: not installed, not compared (Debian has a package: "
                      "`apt-get install nohang`).")
-        o.append("\nInvalid samples: the victim was signalled before the grower crossed "
-                 "(MemAvailable moved by other work on the host) or never.")
         p = rc["psi"]
         o.append("\n**PSI path** (total_limit 1T, default PSI thresholds; thrash starts in a "
                  "64 MiB memcg after drop_caches):")
@@ -386,23 +518,29 @@ def md(res):
     oh = res.get("overhead")
     if oh and oh["median"]:
         o.append("\n## 2. Overhead (medians of interleaved repetitions; ratio vs no daemon)\n")
-        o.append("Unlabelled benchmark processes; the daemon tracks two labelled idle "
-                 "processes. fault: ns per 4 KiB anonymous page fault; ctxsw: ns per pipe "
-                 "round trip (different / same CPU); forkexec: us per fork+exec(/bin/true)+wait.\n")
-        cfgs = [c for c in ("none", "defaults", "rss_sample", "rss_auto", "sched_switch")
-                if c in oh["median"]]
-        o.append("| metric | " + " | ".join(cfgs) + " | noise (IQR/median, none) |")
+        o.append("The daemon tracks two labelled idle processes. The benchmark runs as an "
+                 "unlabelled process (`micro`) and as a labelled one (a copy named `msbmicro`, "
+                 "matched by a component: it and its children carry the page-fault perf event "
+                 "and their receives are accounted). fault: ns per 4 KiB anonymous page fault; "
+                 "ctxsw: ns per pipe round trip (different / same CPU); forkexec: us per "
+                 "fork+exec(/bin/true)+wait; tcp_rtt: ns per round trip of a 1-byte message "
+                 "over a loopback TCP connection (TCP_NODELAY; a receive on each side). Each "
+                 "figure is the best of micro's batches (9, or MICRO_BATCHES); each ratio is "
+                 "against the no-daemon runs of the same binary name.\n")
+        cfgs = [f"{c} {w}" for c in ("none", "defaults", "tracepoint") for w in WHO
+                if f"{c} {w}" in oh["median"]]
+        o.append("| metric | " + " | ".join(cfgs) + " | noise (IQR/median, none unlabelled) |")
         o.append("|---|" + "---|" * (len(cfgs) + 1))
         for k in METRICS:
             cells = []
             for c in cfgs:
                 v, r = oh["median"][c].get(k), oh["ratio_vs_none"][c].get(k)
-                cells.append(f"{fmt(v)}" + ("" if c == "none" else f" ({fmt(r, 3)})"))
-            o.append(f"| {k} | " + " | ".join(cells) +
-                     f" | {fmt(oh['noise_iqr_rel'].get(k, 0) * 100)}% |")
-        o.append("\nConfigs: defaults = rss_mode tracepoint + activity_source sample; "
-                 "rss_sample / rss_auto change rss_mode; sched_switch = defaults with "
-                 f"activity_source sched_switch. Repetitions: {oh['reps']}.")
+                cells.append(f"{fmt(v)}" + ("" if c.startswith("none") else f" ({fmt(r, 3)})"))
+            nz = oh["noise_iqr_rel"].get("unlabelled", {}).get(k)
+            o.append(f"| {k} | " + " | ".join(cells) + f" | {fmt(nz and nz * 100)}% |")
+        o.append("\nConfigs: defaults = the shipped defaults (total_limit and the components "
+                 "only: rss_mode auto); tracepoint = defaults + rss_mode = tracepoint (not the "
+                 f"default). Repetitions: {oh['reps']}.")
         if oh.get("other_daemons_mean"):
             o.append(f"Other memshed daemons (tests run by others) were running during "
                      f"{oh['other_daemons_mean']:.1f} of the timing runs on average: their "
@@ -413,7 +551,8 @@ def md(res):
                      "more run per config: calls per operation (less those of an empty window: "
                      "the measuring itself) times ns per call; other work on the host during "
                      "the run still counts, and the stats add a clock read or two to each "
-                     "call):\n")
+                     "call). It leaves out the perf event's own counting on each fault of a "
+                     "labelled process, which only the timings show:\n")
             o.append("| metric | " + " | ".join(pc) + " |")
             o.append("|---|" + "---|" * len(pc))
             for k in METRICS:
@@ -423,29 +562,58 @@ def md(res):
                     top = max(d["progs"].items(), key=lambda kv: kv[1]["calls_per_op"] *
                               kv[1]["ns_per_call"], default=None) if d else None
                     cells.append("n/a" if not d else
-                                 f"{d['prog_ns_per_op']:.0f} ns = {d['share'] * 100:.2f}%" +
-                                 (f" (mostly {top[0]}: {top[1]['calls_per_op']:.2f} calls x "
+                                 f"{d['prog_ns_per_op']:.0f} ns = {d['share'] * 100:.3f}%" +
+                                 (f" (mostly {top[0]}: {top[1]['calls_per_op']:.3f} calls x "
                                   f"{top[1]['ns_per_call']:.0f} ns)" if top else ""))
                 o.append(f"| {k} | " + " | ".join(cells) + " |")
-        o.append("\n### Recommended defaults\n\n" + res["recommendation"])
+        o.append("\n" + res["recommendation"])
 
     fp = res.get("footprint")
     if fp:
-        o.append("\n## 3. Footprint at low pressure (check_interval 60s)\n")
-        o.append("| daemon | labelled idle processes | VmRSS (MiB) | wake-ups/min | window (s) |")
-        o.append("|---|---|---|---|---|")
+        o.append("\n## 3. Footprint at rest (defaults but total_limit 1T: far from every line)\n")
+        o.append("| daemon | usage_source | labelled idle processes | VmRSS (MiB) | wake-ups/min "
+                 "| voluntary/min | window (s) |")
+        o.append("|---|---|---|---|---|---|---|")
         for f in fp:
-            o.append(f"| {f['tool']}{' (defaults, --dryrun)' if f['tool'] == 'earlyoom' else ''}"
-                     f" | {f['procs'] if f['tool'] == 'memshed' else '-'} | "
-                     f"{f['rss_kib'] / 1024:.1f} | {f['wakeups_per_min']:.1f} | {f['window_s']} |")
+            mem = f["tool"] == "memshed"
+            o.append(f"| {f['tool']}{'' if mem else ' (defaults, --dryrun)'} | "
+                     f"{f.get('usage_source', 'components') if mem else '-'} | "
+                     f"{f['procs'] if mem else '-'} | {f['rss_kib'] / 1024:.1f} | "
+                     f"{f['wakeups_per_min']:.1f} | "
+                     f"{f['voluntary_per_min']:.1f} | {f['window_s']} |")
         o.append("\nWake-ups: voluntary + involuntary context switches of all its threads "
-                 "(/proc/PID/task/*/status) over the window, scaled to a minute" +
-                 (" (a window shorter than the 60 s check interval may miss its one tick: "
-                  "quick mode)" if any(f["window_s"] < 60 for f in fp) else "") + ".")
+                 "(/proc/PID/task/*/status) over the window, scaled to a minute; voluntary: "
+                 "voluntary_ctxt_switches alone (the daemon's own sleeps ending).")
         top = next((f["rss_top_kib"] for f in fp if f.get("rss_top_kib")), None)
         if top:
             o.append("memshed's RSS by mapping (KiB, 0 labelled; mlockall makes every mapping "
                      "resident): " + ", ".join(f"{k} {v:,}" for k, v in top.items()) + ".")
+
+    idl = res.get("idle")
+    if idl and idl.get("rest"):
+        rest = idl["rest"]
+        o.append("\n## 7. Idle classification of real services\n")
+        o.append("Debian's redis-server, memcached and postgres 15, private instances as "
+                 "nobody on free loopback ports, each in a memcg of its own that its component "
+                 "matches (`cgroup:PATH`); daemon at defaults but total_limit 1T and "
+                 f"auto_unload no. Left alone {rest['seconds']} s after the daemon started, "
+                 "then each queried in turn every 200 ms (a new TCP connection and one request: "
+                 "redis-cli PING, memcached `version`, psql `select 1`) while the others stay "
+                 "alone; `memshed status --json` after each phase.\n")
+        names = list(rest["components"])
+        o.append("| phase | " + " | ".join(names) + " |")
+        o.append("|---|" + "---|" * len(names))
+
+        def cell(c):
+            return f"idle {c['idle_ms'] / 1000:.2f} s, {c['last_access']}" if c else "n/a"
+        o.append(f"| left alone {rest['seconds']} s | " +
+                 " | ".join(cell(rest["components"][n]) for n in names) + " |")
+        for svc, q in idl["queried"].items():
+            o.append(f"| {svc} queried ({q['answered']}/{q['queries']} answered) | " +
+                     " | ".join(cell(q["components"].get(n)) for n in names) + " |")
+        o.append("\nLast access kinds: start (nothing seen since the daemon started), socket "
+                 "(data received), connection (a connection accepted), cpu (CPU share above "
+                 "idle_cpu, 5% by default).")
 
     sc = res.get("scale")
     if sc:
@@ -526,7 +694,24 @@ def main():
     by = load(raw)
     res = {"machine": by["machine"][0]}
     if by["end"]:
-        res["end"] = by["end"][0]
+        res["end"] = by["end"][-1]
+    # Runs in file order: each machine record opens one; its time and end records follow.
+    runs, cur = [], None
+    with open(raw) as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if r["section"] == "machine":
+                cur = dict(r, sections=[])
+                runs.append(cur)
+            elif cur is not None and r["section"] == "time":
+                cur["sections"].append(r["name"])
+            elif cur is not None and r["section"] == "end":
+                cur["end"] = r["loadavg"]
+    res["runs"] = runs
+    res["concurrent"] = by["concurrent"]
     res["seconds"] = {r["name"]: r["seconds"] for r in by["time"]}
     if by["reaction"] or by["psi"]:
         res["reaction"] = reaction(by)
@@ -541,6 +726,9 @@ def main():
         res["accuracy"] = accuracy(by)
     if by["oom"]:
         res["oom"] = oom(by)
+    if by["idle"]:
+        res["idle"] = idle(by)
+    res["issue10"] = issue10_targets(res)
     res["targets"] = targets(res)
     with open(f"{outdir}/results.json", "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)

@@ -534,6 +534,10 @@ daemon_start() {
 	LOG_MARK=0
 	_spawn DAEMON_PID "$MEMSHED" run --config "$config" --log-format json "$@" \
 		>"$DAEMON_LOG" 2>"$DAEMON_ERR"
+	# A pid stopped earlier and now reused by this daemon: it must be stoppable again
+	# (a long run on a busy host wraps pid_max: bench/run once left a daemon running).
+	_DAEMON_STOPPED=" ${_DAEMON_STOPPED:-} "
+	_DAEMON_STOPPED=${_DAEMON_STOPPED// $DAEMON_PID / }
 	on_exit daemon_stop "$DAEMON_PID"
 }
 
