@@ -33,7 +33,9 @@ const volatile __u32 nr_cpus = 1;
 /* Per-CPU offsets (see mm_counter_sum()), learned by the first pass. */
 __u64 cpu_off[MEMSHED_SUM_CPUS_MAX] = {};
 __u32 cpu_off_known = 0;	/* 0 not yet tried, 1 learned, 2 cannot */
-/* Written and read back as numbers: what a pointer's address is. */
+/* Written as a pointer and read back as a number: an address the program
+ * may compute with. The verifier allows it with CAP_PERFMON (which the
+ * page-fault perf events need anyway). */
 static volatile __u64 addr_of;
 
 struct {
