@@ -26,6 +26,7 @@ chmod 644 "$dir/run-root/ok.pid"
 cat >"$dir/p.conf" <<EOF
 [memshed]
 total_limit = 100G
+event_log = off
 
 [component planted]
 match = pidfile:$dir/run-nobody/svc.pid

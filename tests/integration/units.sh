@@ -36,6 +36,7 @@ lacks_pid() { ! has_pid "$@"; }
 cat >"$dir/u.conf" <<EOF
 [memshed]
 total_limit = 100G
+event_log = off
 
 [component svc]
 match = unit:$svc
