@@ -54,7 +54,7 @@ printf '%s\n' "$expect_warn" >"$dir/warn.conf"
 chmod 600 "$dir/warn.conf"
 out=$("$MEMSHED" check-config "$dir/warn.conf" 2>&1); rc=$?
 check check_config_missing_unit_is_a_warning test "$rc" -eq 0
-check check_config_missing_unit_warned grep -qE "warn.conf:7: warning: .*memshed-none-$$.service has no cgroup" <<<"$out"
+check check_config_missing_unit_warned grep -qE "warn.conf:8: warning: .*memshed-none-$$.service has no cgroup" <<<"$out"
 out=$("$MEMSHED" check-config "$dir/u.conf" 2>&1)
 check check_config_present_units_quiet bash -c "! grep -q warning <<<\"\$1\" || [[ -z '$sd1' ]]" _ "$out"
 printf '[component x]\nmatch = unit:redis\n' >"$dir/bad.conf"; chmod 600 "$dir/bad.conf"
