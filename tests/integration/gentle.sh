@@ -90,17 +90,19 @@ event_log = $dir/events.ring
 CONF
 }
 
+# one_comp FILE NAME MATCH ACTION: the common settings and one component.
+one_comp() {
+	{
+		conf_common
+		printf '\n[component %s]\nmatch = %s\npriority = 10\naction = %s\n' "$2" "$3" "$4"
+	} >"$1"
+	chmod 600 "$1"
+}
+
+
 # ------------------------------------------------------------ hibernate: redis
 
-conf_common >"$dir/hib.conf"
-cat >>"$dir/hib.conf" <<CONF
-
-[component cache]
-match = cmdline:^redis-server 127\.0\.0\.1:$P_R( |$)
-priority = 10
-action = hibernate
-CONF
-chmod 600 "$dir/hib.conf"
+one_comp "$dir/hib.conf" cache "cmdline:^redis-server 127\\.0\\.0\\.1:$P_R( |$)" hibernate
 spawn redis redis-server --port "$P_R" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local \
 	--daemonize no --logfile "$dir/redis.log"
 wait_for 10 redis-cli -p "$P_R" PING || fail setup "redis never answered"
@@ -156,15 +158,7 @@ kill_tree "$redis"
 
 # ------------------------------------------------------------ reclaim: memcached
 
-conf_common >"$dir/rec.conf"
-cat >>"$dir/rec.conf" <<CONF
-
-[component mc]
-match = comm:memcached
-priority = 10
-action = reclaim
-CONF
-chmod 600 "$dir/rec.conf"
+one_comp "$dir/rec.conf" mc "comm:memcached" reclaim
 spawn mc memcached -p "$P_MC" -l 127.0.0.1 -m 256 -U 0 -u nobody
 wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_MC" || fail setup "memcached never listened"
 fill_memcached() {
@@ -340,15 +334,7 @@ daemon_stop
 # A frozen group is recorded under /run/memshed/frozen with its owner; a
 # second memshed leaves a live owner's group alone, one started after the
 # owner died thaws it, moves the process back and drops the record.
-conf_common >"$dir/fz.conf"
-cat >>"$dir/fz.conf" <<CONF
-
-[component fzd]
-match = comm:fzd
-priority = 10
-action = freeze
-CONF
-chmod 600 "$dir/fz.conf"
+one_comp "$dir/fz.conf" fzd "comm:fzd" freeze
 conf_common >"$dir/none.conf"
 chmod 600 "$dir/none.conf"
 spawn fzd "$HELPERS/memhog" --anon 20 --comm fzd --ready-file "$dir/fzd.ready"
