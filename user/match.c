@@ -200,7 +200,7 @@ static bool match_cgroup_text(struct proc_facts *f, const char *want)
  */
 static bool match_unit(struct proc_facts *f, const char *unit)
 {
-	const char *lines = facts_cgroups(f), *line, *path, *end, *c;
+	const char *lines = facts_cgroups(f), *line, *path, *end, *c, *next;
 	size_t n = strlen(unit);
 
 	for (line = lines; *line; line = end + (*end != '\0')) {
@@ -209,11 +209,16 @@ static bool match_unit(struct proc_facts *f, const char *unit)
 			continue;
 		path = memchr(line, ':', end - line);
 		path = path ? memchr(path + 1, ':', end - path - 1) : NULL;
-		for (c = path; c && c < end; c = memchr(c + 1, '/', end - c - 1)) {
-			if ((size_t)(end - c - 1) >= n && !memcmp(c + 1, unit, n) &&
-			    (c + 1 + n == end || c[1 + n] == '/'))
+		/* Only below slices: a unit's own cgroup is systemd's to create,
+		 * but a delegated subtree (user@UID.service/...) is its user's,
+		 * who could name a cgroup there after any unit. */
+		for (c = path ? path + 2 : NULL; c && c < end; c = next + 1) {
+			next = memchr(c, '/', end - c);
+			if (!next)
+				next = end;
+			if ((size_t)(next - c) == n && !memcmp(c, unit, n))
 				return true;
-			if (!memchr(c + 1, '/', end - c - 1))
+			if (next - c < 6 || memcmp(next - 6, ".slice", 6))
 				break;
 		}
 	}

@@ -78,6 +78,15 @@ check unit_restart_labelled wait_for 5 has_pid svc "$a2"
 check unit_slice_not_taken_over lacks_pid slice "$a2"
 kill_tree "$a2"
 
+# A cgroup named after the unit inside a delegated subtree (as a user's
+# user@UID.service/ is theirs to create cgroups in) is not the unit.
+mkdir -p "$cg2/$slice/user@64999.service/$svc"
+on_exit rmdir "$cg2/$slice/user@64999.service/$svc" "$cg2/$slice/user@64999.service"
+in_unit fake "$cg2/$slice/user@64999.service/$svc" unit-fake
+sleep 1
+check unit_not_matched_in_delegated_subtree lacks_pid svc "$fake"
+kill_tree "$fake"
+
 # A slice takes in processes of its own (none of its units is configured).
 mkdir "$cg2/$slice/other.service"
 on_exit rmdir "$cg2/$slice/other.service"
