@@ -23,10 +23,12 @@
  *
  * Needs unsigned __int128 (64-bit targets) for the min_idle scaling.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "policy.h"
 #include "registry.h"
@@ -307,4 +309,51 @@ void policy_params_from_config(struct policy_params *p, const struct config *cfg
 	p->global_min_idle_ns = cfg->min_idle_ns;
 	p->level = level;
 	p->now_ns = now_ns;
+}
+
+int policy_decide(const struct registry *reg, const struct config *cfg, enum level level,
+		  uint64_t now_ns, uint64_t need, struct policy_decision *ret)
+{
+	size_t n = reg->nr_comps, nv, take;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->n = n;
+	ret->comps = calloc(n ? n : 1, sizeof(*ret->comps));
+	ret->verdict = calloc(n ? n : 1, sizeof(*ret->verdict));
+	ret->order = calloc(n ? n : 1, sizeof(*ret->order));
+	if (!ret->comps || !ret->verdict || !ret->order)
+		return -ENOMEM;
+	policy_snapshot(reg, level, now_ns, ret->comps);
+	policy_params_from_config(&ret->params, cfg, level, now_ns);
+	nv = policy_select_victims(ret->comps, n, &ret->params, ret->order, ret->verdict);
+	/* Just enough: no more victims than it takes to cover the excess. */
+	take = policy_just_enough(ret->comps, ret->order, nv, need);
+	for (size_t i = take; i < nv; i++)
+		ret->verdict[ret->order[i]] = VERDICT_ENOUGH;
+	ret->nv = take;
+	return 0;
+}
+
+void policy_decision_free(struct policy_decision *d)
+{
+	free(d->comps);
+	free(d->verdict);
+	free(d->order);
+	memset(d, 0, sizeof(*d));
+}
+
+uint64_t policy_recheck_at(const struct policy_decision *d)
+{
+	uint64_t at = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		uint64_t t;
+
+		if (d->verdict[i] != VERDICT_RECENT)
+			continue;
+		t = d->comps[i].last_access_ns + policy_min_idle(&d->comps[i], &d->params);
+		if (!at || t < at)
+			at = t;
+	}
+	return at;
 }

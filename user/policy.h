@@ -100,6 +100,28 @@ size_t policy_select_victims(const struct policy_component *comps, size_t n,
 size_t policy_just_enough(const struct policy_component *comps, const size_t *order, size_t nv,
 			  uint64_t need);
 
+/* One evaluation's whole decision, as the daemon takes it and as `memshed
+ * replay` re-takes it on a recorded log. */
+struct policy_decision {
+	size_t n, nv;				/* components; victims */
+	struct policy_component *comps;		/* [n]: the snapshot decided on */
+	enum policy_verdict *verdict;		/* [n] */
+	size_t *order;				/* [nv]: victims, in unload order */
+	struct policy_params params;
+};
+
+/*
+ * Snapshot the registry at level, select the victims, and keep just enough
+ * of them to cover `need` bytes (the rest: VERDICT_ENOUGH). 0 or -ENOMEM;
+ * free with policy_decision_free either way.
+ */
+int policy_decide(const struct registry *reg, const struct config *cfg, enum level level,
+		  uint64_t now_ns, uint64_t need, struct policy_decision *ret);
+void policy_decision_free(struct policy_decision *d);
+/* When a component spared only as "recent" reaches its min idle: the time
+ * to decide again (a standing level raises no new event). 0: none. */
+uint64_t policy_recheck_at(const struct policy_decision *d);
+
 /* Effective min idle of a component at a level (component override scales). */
 uint64_t policy_min_idle(const struct policy_component *c,
 			 const struct policy_params *p);

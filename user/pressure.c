@@ -356,14 +356,19 @@ static void pressure_explain(struct pressure *p, enum level trig)
 
 enum level pressure_update(struct pressure *p, uint64_t usage, uint64_t now)
 {
-	enum level target, trig;
+	psi_record(p, now);
+	return pressure_step(p, usage, psi_trigger_level(p, now), now);
+}
+
+enum level pressure_step(struct pressure *p, uint64_t usage, enum level trig, uint64_t now)
+{
+	enum level target;
 
 	p->usage = usage;
 	p->limit = pressure_limit(p->cfg);
 	p->fraction = p->limit ? (double)usage / p->limit : 0;
-	psi_record(p, now);
 	p->usage_level = pressure_usage_level(p->cfg, p->fraction);
-	trig = psi_trigger_level(p, now);
+	p->trigger_level = trig;
 	p->psi_level = pressure_psi_level(p->cfg, &p->psi);
 	if (trig > p->psi_level)
 		p->psi_level = trig;
@@ -385,6 +390,14 @@ enum level pressure_update(struct pressure *p, uint64_t usage, uint64_t now)
 	}
 	pressure_explain(p, trig);
 	return p->level;
+}
+
+uint64_t pressure_excess(const struct pressure *p)
+{
+	double line = p->cfg->threshold[p->level] - p->cfg->hysteresis;
+	uint64_t at = line > 0 ? (uint64_t)(line * p->limit) : 0;
+
+	return p->usage > at ? p->usage - at : 0;
 }
 
 bool pressure_relieved(const struct pressure *p)

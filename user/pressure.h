@@ -51,6 +51,7 @@ struct pressure {
 	double fraction;
 	struct psi_avgs psi;
 	enum level usage_level, psi_level, level;
+	enum level trigger_level;	/* from PSI triggers alone (within a window) */
 	uint64_t below_since_ns;	/* the level's exit condition holds since */
 	char cause[160];		/* why the level is what it is */
 };
@@ -93,6 +94,12 @@ enum level pressure_psi_level(const struct config *cfg, const struct psi_avgs *p
  * lower condition to hold for settle_time.
  */
 enum level pressure_update(struct pressure *p, uint64_t usage, uint64_t now_ns);
+/* The same from inputs given: usage, p->psi (the averages) and the level
+ * PSI triggers call for. Pure: `memshed replay` runs it over a log. */
+enum level pressure_step(struct pressure *p, uint64_t usage, enum level trig, uint64_t now_ns);
+/* Bytes over the level's line minus hysteresis: what a round must free to
+ * bring usage back below where the level is left. */
+uint64_t pressure_excess(const struct pressure *p);
 /* Below low_threshold and no PSI pressure: frozen components may thaw. */
 bool pressure_relieved(const struct pressure *p);
 

@@ -46,16 +46,6 @@ static uint64_t usage_now(struct daemon *d)
 	return 0;
 }
 
-/* Bytes over the level's line minus hysteresis: what a round must free
- * to bring usage back below where the level is left. */
-static uint64_t excess_over_line(const struct daemon *d)
-{
-	double line = d->cfg->threshold[d->level] - d->cfg->hysteresis;
-	uint64_t at = line > 0 ? (uint64_t)(line * d->pr.limit) : 0;
-
-	return d->pr.usage > at ? d->pr.usage - at : 0;
-}
-
 static void emit_level(struct daemon *d, enum level from, const char *reason)
 {
 	struct ev ev;
@@ -495,56 +485,24 @@ void round_step(struct daemon *d, uint64_t now)
 		round_finish(d);
 }
 
-/*
- * Nothing to take now, but a component only "recent" becomes eligible at
- * its min idle: decide again then, not at the next check_interval tick
- * (a level that stands raises no new event).
- */
-static void schedule_recheck(struct daemon *d, const struct policy_component *pc, size_t n,
-			     const enum policy_verdict *verdict, const struct policy_params *params)
-{
-	uint64_t at = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint64_t t;
-
-		if (verdict[i] != VERDICT_RECENT)
-			continue;
-		t = pc[i].last_access_ns + policy_min_idle(&pc[i], params);
-		if (!at || t < at)
-			at = t;
-	}
-	d->recheck_at_ns = at;
-}
-
 static void decide(struct daemon *d, uint64_t now)
 {
-	size_t n = d->reg.nr_comps, nv, take;
-	struct policy_component *pc = calloc(n ? n : 1, sizeof(*pc));
-	enum policy_verdict *verdict = calloc(n ? n : 1, sizeof(*verdict));
-	size_t *order = calloc(n ? n : 1, sizeof(*order));
-	struct policy_params params;
 	bool act = d->cfg->auto_unload && !d->cfg->dry_run;
+	struct policy_decision dec;
 
-	if (!pc || !verdict || !order)
+	if (policy_decide(&d->reg, d->cfg, d->level, now, pressure_excess(&d->pr), &dec))
 		goto out;
-	policy_snapshot(&d->reg, d->level, now, pc);
-	policy_params_from_config(&params, d->cfg, d->level, now);
-	nv = policy_select_victims(pc, n, &params, order, verdict);
-	/* Just enough: no more victims than it takes to cover the excess. */
-	take = policy_just_enough(pc, order, nv, excess_over_line(d));
-	for (size_t i = take; i < nv; i++)
-		verdict[order[i]] = VERDICT_ENOUGH;
-	nv = take;
-	emit_candidates(d, pc, n, order, nv, verdict);
-	if (!nv) {
-		schedule_recheck(d, pc, n, verdict, &params);
+	emit_candidates(d, dec.comps, dec.n, dec.order, dec.nv, dec.verdict);
+	if (!dec.nv) {
+		/* Nothing to take now, but a component only "recent" becomes
+		 * eligible at its min idle: decide again then, not at the next
+		 * check_interval tick. */
+		d->recheck_at_ns = policy_recheck_at(&dec);
 		goto out;
 	}
 	if (!act) {
-		for (size_t i = 0; i < nv; i++) {
-			struct component *c = &d->reg.comps[order[i]];
-
+		for (size_t i = 0; i < dec.nv; i++) {
+			struct component *c = &d->reg.comps[dec.order[i]];
 			struct policy_step st;
 
 			emit_unload(d, c, action_at(d, c, d->level, &st), &st,
@@ -555,17 +513,15 @@ static void decide(struct daemon *d, uint64_t now)
 		goto out;
 	}
 	round_begin(d, d->level, d->pr.cause);
-	for (size_t i = 0; i < nv && i < MAX_ROUND_JOBS; i++) {
-		struct component *c = &d->reg.comps[order[i]];
+	for (size_t i = 0; i < dec.nv && i < MAX_ROUND_JOBS; i++) {
+		struct component *c = &d->reg.comps[dec.order[i]];
 
 		/* A failure is logged (in its result) and the round goes on. */
 		round_add(d, c, d->level);
 	}
 	round_step(d, now);
 out:
-	free(pc);
-	free(verdict);
-	free(order);
+	policy_decision_free(&dec);
 }
 
 /*
