@@ -54,6 +54,8 @@ enum memshed_event_type {
 	MEMSHED_EV_DROPS,		/* ring-buffer reservations failed, events rate-limited */
 	MEMSHED_EV_CONFIG,		/* config loaded or reload refused */
 	MEMSHED_EV_NOTICE,		/* anything else worth a line */
+	MEMSHED_EV_SAMPLE,		/* the level's inputs, when they moved (history.c) */
+	MEMSHED_EV_STATE,		/* a component's state, when it moved (history.c) */
 };
 
 /* Header of every ring-buffer record. */

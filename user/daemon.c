@@ -289,6 +289,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		return ret;
 	}
 	round_follow_reload(d);
+	history_reset(&d->hist);	/* the new config's view, in full */
 	pressure_free(&d->pr);	/* closing them takes them out of the epoll set */
 	d->cfg = next;
 	d->act.opts.dry_run = next->dry_run;
@@ -567,6 +568,7 @@ static void shutdown_daemon(struct daemon *d)
 	control_close(&d->ctl);
 	pressure_free(&d->pr);
 	registry_free(&d->reg);
+	history_free(&d->hist);
 	if (d->bpf)
 		loader_stop(&d->ld);
 	if (d->ring)

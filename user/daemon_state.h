@@ -14,6 +14,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "eventring.h"
+#include "history.h"
 #include "loader.h"
 #include "pressure.h"
 #include "registry.h"
@@ -64,6 +65,7 @@ struct daemon {
 	enum level level;
 	bool pressured;			/* pressure since the last relief: relief thaws */
 	struct report_counters counters;
+	struct history hist;		/* what replay needs, coalesced */
 	uint64_t started_ns;
 };
 

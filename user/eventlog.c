@@ -41,6 +41,8 @@ static const char *const type_names[] = {
 	[MEMSHED_EV_DROPS] = "drops",
 	[MEMSHED_EV_CONFIG] = "config",
 	[MEMSHED_EV_NOTICE] = "notice",
+	[MEMSHED_EV_SAMPLE] = "sample",
+	[MEMSHED_EV_STATE] = "state",
 };
 
 #define NR_TYPE_NAMES (sizeof(type_names) / sizeof(type_names[0]))

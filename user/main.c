@@ -15,6 +15,7 @@
 #include "eventlog.h"
 #include "eventring.h"
 #include "output.h"
+#include "replay.h"
 #include "top.h"
 
 
@@ -34,6 +35,8 @@ static const char usage_text[] =
 "                             who would be unloaded at each level, and why not the others\n"
 "  top                        live terminal view\n"
 "  check-config FILE          validate a config; errors as FILE:LINE: message\n"
+"  replay [--config FILE] [--events FILE] [--json]\n"
+"                             what this config would have unloaded over a recorded log\n"
 "Change (root):\n"
 "  label PID NAME | unlabel PID\n"
 "  touch NAME | hold NAME [--ttl DURATION] | release NAME\n"
@@ -119,6 +122,64 @@ static int cmd_check_config(int argc, char **argv)
 	printf("%s: ok (%d component%s)\n", argv[1], cfg.nr_comps, cfg.nr_comps == 1 ? "" : "s");
 	config_free(&cfg);
 	return EXIT_OK;
+}
+
+/* ---- replay ---- */
+
+#define DEFAULT_CONFIG "/etc/memshed/memshed.conf"
+
+static int cmd_replay(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct replay_opts o = { .out = stdout };
+	struct config_errors errs = {};
+	const char *path = NULL;
+	struct config cfg;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "c:e:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'e': o.events_path = optarg; break;
+		case 'j': o.json = true; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("replay takes no argument '%s'", argv[optind]);
+	if (!path && access(DEFAULT_CONFIG, F_OK) == 0)
+		path = DEFAULT_CONFIG;
+	/* Any user may try a config: it is only read (the log may need root). */
+	err = path ? config_load_file(path, false, &cfg, &errs) : 0;
+	if (err == -EINVAL) {
+		config_errors_print(stderr, path, &errs);
+		config_errors_free(&errs);
+		return EXIT_NO_DAEMON;
+	}
+	if (err) {
+		fprintf(stderr, "memshed: %s: %s\n", path, strerror(-err));
+		return EXIT_NO_DAEMON;
+	}
+	if (!path)
+		config_init_defaults(&cfg);
+	o.cfg = &cfg;
+	o.config_name = path ? path : "the built-in defaults";
+	if (!o.events_path)
+		o.events_path = cfg.event_log && cfg.event_log[0] ? cfg.event_log :
+				MEMSHED_DEFAULT_EVENT_LOG;
+	err = replay_run(&o);
+	if (err && err != -ENODATA && err != -EPROTO)
+		fprintf(stderr, "memshed: cannot read the event log %s: %s\n", o.events_path,
+			strerror(-err));
+	config_free(&cfg);
+	return err ? EXIT_FAILURE_ : EXIT_OK;
 }
 
 /* ---- requests to the daemon ---- */
@@ -415,6 +476,7 @@ static const struct verb {
 	{ "events", cmd_events },
 	{ "explain", cmd_explain },
 	{ "check-config", cmd_check_config },
+	{ "replay", cmd_replay },
 	{ "label", cmd_label },
 	{ "unlabel", cmd_label },
 	{ "touch", cmd_component },

@@ -579,6 +579,7 @@ void round_evaluate(struct daemon *d, const char *reason)
 	d->next_sample_ns = now + sample_interval(d);
 	if (d->level != before)
 		emit_level(d, before, reason);
+	history_record(&d->hist, &d->reg, &d->pr, now);
 	if (d->level > LEVEL_LOW || d->pr.fraction >= d->cfg->threshold[LEVEL_LOW])
 		d->pressured = true;
 	if (pressure_relieved(&d->pr))
