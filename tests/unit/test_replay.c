@@ -123,6 +123,14 @@ static void two_idle(uint64_t ts)
 	state(ts, "b", 100, 1, T0, 0);
 }
 
+/* A log that starts with them at 320M of 400M: medium. */
+static void crossing(void)
+{
+	log_open();
+	two_idle(T0 + 100 * SEC);
+	sample(T0 + 100 * SEC, "components", 320);
+}
+
 /*
  * The recording ended b; the replay (a first) ends a. b's memory stays in
  * the replay's world, a's leaves it: usage there is 320 - 100 (a) = 220M
@@ -132,9 +140,7 @@ static void test_parted_worlds(void)
 {
 	char out[8192] = "";
 
-	log_open();
-	two_idle(T0 + 100 * SEC);
-	sample(T0 + 100 * SEC, "components", 320);
+	crossing();
 	unload(T0 + 100 * SEC, "b");
 	state(T0 + 101 * SEC, "b", 0, 0, T0, 0);
 	sample(T0 + 101 * SEC, "components", 220);
@@ -151,9 +157,7 @@ static void test_kept_memory_counts(void)
 {
 	char out[8192] = "";
 
-	log_open();
-	two_idle(T0 + 100 * SEC);
-	sample(T0 + 100 * SEC, "components", 320);
+	crossing();
 	unload(T0 + 100 * SEC, "b");
 	state(T0 + 101 * SEC, "b", 0, 0, T0, 0);
 	sample(T0 + 101 * SEC, "components", 220);
@@ -169,9 +173,7 @@ static void test_gone_until_restarted(void)
 {
 	char out[8192] = "";
 
-	log_open();
-	two_idle(T0 + 100 * SEC);
-	sample(T0 + 100 * SEC, "components", 320);
+	crossing();
 	/* The recording did nothing; pressure again later: a is still gone
 	 * in the replay, so b is the one (or nothing, were b spared). */
 	sample(T0 + 130 * SEC, "components", 410);	/* 310 there: b */
@@ -221,9 +223,7 @@ static void test_new_boot(void)
 {
 	char out[8192] = "";
 
-	log_open();
-	two_idle(T0 + 100 * SEC);
-	sample(T0 + 100 * SEC, "components", 320);
+	crossing();
 	boot_wall += 3600;				/* rebooted an hour later */
 	two_idle(T0 + 10 * SEC);
 	sample(T0 + 90 * SEC, "components", 320);
@@ -237,9 +237,7 @@ static void test_out_of_order_is_no_boot(void)
 {
 	char out[8192] = "";
 
-	log_open();
-	two_idle(T0 + 100 * SEC);
-	sample(T0 + 100 * SEC, "components", 320);
+	crossing();
 	rec(T0 + 100 * SEC - 1000000, "\"type\":\"budget\"");	/* 1 ms earlier */
 	sample(T0 + 130 * SEC, "components", 330);	/* 230 there: a is still gone */
 	CHECK(replay("", 10, 50, out, sizeof(out)) == 0, "replay");
@@ -251,9 +249,7 @@ static void test_source_mismatch(void)
 {
 	char out[8192] = "";
 
-	log_open();
-	two_idle(T0 + 100 * SEC);
-	sample(T0 + 100 * SEC, "components", 320);
+	crossing();
 	CHECK(replay("usage_source = system", 10, 50, out, sizeof(out)) == -EPROTO,
 	      "refused: %s", out);
 	CHECK(!strstr(out, "would"), "nothing printed: %s", out);
