@@ -564,6 +564,8 @@ void round_sample(struct daemon *d, uint64_t now)
 		d->pr.fraction = d->pr.limit ? (double)d->pr.usage / d->pr.limit : 0;
 		if (pressure_usage_level(cfg, d->pr.fraction) > d->level)
 			round_request_eval(d, "sample");
+		else
+			history_record(&d->hist, &d->reg, &d->pr, now);	/* replay sees it too */
 	}
 	d->next_sample_ns = now + sample_interval(d);
 }

@@ -9,7 +9,8 @@
 #  - an `events --json` capture replays as the ring does;
 #  - bad input (a bad config line, a missing log, a log without history,
 #    a stray argument) is refused with the place named and a non-zero exit.
-# And the history records are coalesced: a quiet daemon writes almost none.
+# And the history records are coalesced: a quiet daemon writes almost none;
+# in the host model, a move of usage between evaluations is written too.
 . "$(dirname "$0")/../lib/common.sh"
 require_root
 require_built
@@ -124,3 +125,31 @@ check replay_no_history_says_so grep -q "no history records" "$dir/nohist.err"
 "$MEMSHED" replay --config "$dir/rec.conf" stray 2>/dev/null
 check replay_stray_argument_exit test $? -eq 2
 
+
+# The host model reads usage every second between evaluations: a move of a
+# step (1/128 of the limit) is written then, not at the next evaluation.
+cat >"$dir/host.conf" <<EOF
+[memshed]
+usage_source = system
+total_limit = 90%
+check_interval = 60s
+psi_medium_some = 0
+psi_high_some = 0
+psi_critical_some = 0
+psi_high_full = 0
+psi_critical_full = 0
+event_log = $dir/host.ring
+EOF
+chmod 600 "$dir/host.conf"
+step=$(($(awk '$1 == "MemTotal:" {print $2}' /proc/meminfo) * 1024 * 90 / 100 / 128))
+daemon_start "$dir/host.conf"
+daemon_wait_ready || exit 1
+sleep 1.5
+log_mark
+spawn big stress-ng --vm 1 --vm-bytes $((3 * step / 1048576))M --vm-hang 0 --timeout 0
+sleep 4
+n=$(log_grep '"type":"sample"' | wc -l)
+note "host model: $n sample records in 4 s after $((3 * step / 1048576)) MiB were taken"
+check history_host_model_between_evaluations test "$n" -ge 1
+daemon_stop
+kill_tree "$big"
