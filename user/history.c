@@ -166,3 +166,24 @@ void history_free(struct history *h)
 	free(h->comps);
 	memset(h, 0, sizeof(*h));
 }
+
+static bool type_is(const char *t, size_t left, const char *type)
+{
+	size_t n = strlen(type);
+
+	return left > n && !memcmp(t, type, n) && t[n] == '"';
+}
+
+bool history_is_record(const char *json, size_t len)
+{
+	/* The type is the third key, before any field a process can set. */
+	static const char key[] = "\"type\":\"";
+	const char *t = memmem(json, len, key, sizeof(key) - 1);
+	size_t left;
+
+	if (!t)
+		return false;
+	t += sizeof(key) - 1;
+	left = len - (t - json);
+	return type_is(t, left, "sample") || type_is(t, left, "state");
+}

@@ -12,6 +12,7 @@
 #define MEMSHED_HISTORY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct registry;
@@ -52,5 +53,7 @@ void history_record(struct history *h, const struct registry *reg, const struct 
 /* After a reload: everything is written again at the next evaluation. */
 void history_reset(struct history *h);
 void history_free(struct history *h);
+/* Is this record (its JSON) one of these? (top leaves them out.) */
+bool history_is_record(const char *json, size_t len);
 
 #endif

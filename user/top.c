@@ -31,6 +31,7 @@
 #include "control.h"
 #include "eventlog.h"
 #include "eventring.h"
+#include "history.h"
 #include "output.h"
 #include "top.h"
 
@@ -276,20 +277,24 @@ static void events_clear(struct top *t)
 	t->next_seq = 0;
 }
 
-/* Keep the record's text line, control characters blanked. */
+/* Keep the record's text line, control characters blanked. History
+ * records are not shown: the component table above says the same. */
 static int take_event(void *ctx, uint64_t seq, const char *rec, size_t len)
 {
 	struct top *t = ctx;
-	char **slot = &t->events[t->nr_events++ % EVENTS_KEPT];
 	struct strbuf text = {};
+	char **slot;
 
+	t->next_seq = seq + 1;
+	if (history_is_record(rec, eventlog_record_json_len(rec, len)))
+		return 0;
+	slot = &t->events[t->nr_events++ % EVENTS_KEPT];
 	eventlog_render_text(&text, rec, eventlog_record_json_len(rec, len));
 	free(*slot);
 	*slot = text.s;
 	for (char *p = *slot; p && *p; p++)
 		if (iscntrl((unsigned char)*p))
 			*p = ' ';
-	t->next_seq = seq + 1;
 	return 0;
 }
 

@@ -68,6 +68,9 @@ once_table() {
 	fi
 }
 check top_once_table once_table
+# History records (what replay reads) are in the ring, not on the screen.
+check top_ring_has_history bash -c "'$MEMSHED' events --file '$ring' --type state | grep -q sleepy"
+check top_once_no_history_lines bash -c "! '$MEMSHED' top --once --file '$ring' | grep -E ' (state|sample) +[a-z]+='"
 
 # ---- the live view, in a tmux server of our own
 

@@ -122,11 +122,30 @@ static void test_access_and_busy_spell(void)
 	history_free(&h);
 }
 
+static void test_is_record(void)
+{
+	static const char *const yes[] = {
+		"{\"time\":\"x\",\"ts_ns\":1,\"type\":\"state\",\"component\":\"a\"}",
+		"{\"time\":\"x\",\"ts_ns\":1,\"type\":\"sample\"}",
+	};
+	static const char *const no[] = {
+		"{\"time\":\"x\",\"ts_ns\":1,\"type\":\"notice\",\"msg\":\"\\\"type\\\":\\\"state\\\"\"}",
+		"{\"time\":\"x\",\"ts_ns\":1,\"type\":\"stateful\"}",
+		"{\"time\":\"x\",\"ts_ns\":1,\"type\":\"sta",
+	};
+
+	for (size_t i = 0; i < 2; i++)
+		CHECK(history_is_record(yes[i], strlen(yes[i])), "%s", yes[i]);
+	for (size_t i = 0; i < 3; i++)
+		CHECK(!history_is_record(no[i], strlen(no[i])), "%s", no[i]);
+}
+
 int main(void)
 {
 	eventlog_setup(FORMAT_JSON, false);
 	eventlog_add_sink(sink, NULL);
 	RUN_TEST(test_first_then_nothing);
 	RUN_TEST(test_access_and_busy_spell);
+	RUN_TEST(test_is_record);
 	return harness_exit();
 }
