@@ -222,7 +222,7 @@ static int start_freeze(struct actuator *a, struct unload_job *job, const pid_t 
 	}
 	r = job_check_nothing_done(job, nr);
 	if (r <= 0) {
-		freezer_group_remove(cgdir);
+		freezer_group_remove(f, cgdir);
 		return r;
 	}
 	r = freezer_group_freeze(f, cgdir);

@@ -6,6 +6,8 @@
  * (a victim's PID recycled between its check and the act on it). Points:
  *
  *   pre-signal  between choosing a round's victims and acting on them
+ *   pre-move    freeze: between a process's pidfd check and its move into
+ *               the freezer group (cgroup.procs takes a PID, not a pidfd)
  *
  * Unset, it costs one getenv per call.
  */

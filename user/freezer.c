@@ -32,6 +32,7 @@
 #include <linux/magic.h>
 
 #include "cgroup.h"
+#include "failpoint.h"
 #include "freezer.h"
 #include "output.h"
 
@@ -334,6 +335,7 @@ int freezer_group_add(struct freezer *f, const char *cgdir, const struct pidref 
 	char from[FREEZER_PATH_MAX];
 	int r;
 
+	failpoint("pre-move", "pid %d", p->pid);
 	r = read_cgroup_of(h, p->pid, from, sizeof(from));
 	if (r < 0 || !strcmp(from, cgdir))
 		return r;		/* or already here (frozen before) */
@@ -659,17 +661,28 @@ void freezer_set_state_dir(struct freezer *f, const char *dir)
 	snprintf(f->state_dir, sizeof(f->state_dir), "%s", dir ? dir : "");
 }
 
+/*
+ * The record is written as soon as the group exists, not only once it is
+ * frozen: another memshed starting meanwhile (a test's, with a socket of
+ * its own) would otherwise take the group being filled for a dead one's
+ * and remove it under the moves.
+ */
 int freezer_group_create(struct freezer *f, const char *component, char *cgdir, size_t size)
 {
 	int r = comp_dir(&f->state->hier[0], component, cgdir, size);
 
-	return r ? r : mkdir_p(cgdir);
+	if (r == 0)
+		r = mkdir_p(cgdir);
+	if (r == 0 && !cgroup_is_frozen(&f->state->hier[0], cgdir))
+		state_record(f, cgdir);
+	return r;
 }
 
 /* Not thaw_dir: an earlier freeze of this component stays. */
-void freezer_group_remove(const char *cgdir)
+void freezer_group_remove(struct freezer *f, const char *cgdir)
 {
-	rmdir(cgdir);
+	if (rmdir(cgdir) == 0)
+		state_forget(f, cgdir);
 }
 
 int freezer_group_freeze(struct freezer *f, const char *cgdir)

@@ -43,7 +43,7 @@ void freezer_set_state_dir(struct freezer *f, const char *dir);
  * (-EINVAL: the name would leave the memshed directory). */
 int freezer_group_create(struct freezer *f, const char *component, char *cgdir, size_t size);
 /* Remove a group that got no process (an earlier freeze in it stays). */
-void freezer_group_remove(const char *cgdir);
+void freezer_group_remove(struct freezer *f, const char *cgdir);
 /* Move one process (verified by the caller) into the group. 0; -ESRCH: it
  * is gone (moved back if the move raced its exit); -errno. */
 int freezer_group_add(struct freezer *f, const char *cgdir, const struct pidref *p);
