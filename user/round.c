@@ -385,6 +385,8 @@ static void emit_result(struct daemon *d, struct unload_job *job, uint64_t befor
 	ev_int(&ev, "signalled", job->nr_signalled);
 	if (job->nr_refused)
 		ev_int(&ev, "refused", job->nr_refused);
+	if (job->nr_recycled)
+		ev_int(&ev, "recycled", job->nr_recycled);
 	ev_dur(&ev, "duration", now - job->started_ns);
 	if (job->result == JOB_FAILED)
 		ev_str(&ev, "error", job->error[0] ? job->error : "failed");
