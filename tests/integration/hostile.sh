@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
-# memshed against an unprivileged user on the same host (issue 11, items 2
-# and 3). The daemon runs as root and writes files in places a collector's
+# memshed against an unprivileged user on the same host (issue 11, items 2,
+# 3 and 7). The daemon runs as root and writes files in places a collector's
 # user may own, and serves a control socket that every user may reach:
 #   - files written as root: links planted by user nobody in the metrics
 #     directory (every temp name the old scheme used, and the final name) are
@@ -17,6 +17,8 @@
 #     follower that stops reading under a flood of events stalls nothing;
 #     nobody's `status` comes from the last snapshot and costs the daemon
 #     no bpf() call (root's refreshes).
+#   - rules that strangers can match (item 7): the daemon logs a notice
+#     for each component any user's process can join, at load and reload.
 # shellcheck disable=SC2154 # spawn VAR assigns the pid variables
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -326,4 +328,23 @@ if command -v strace >/dev/null; then
 else
 	skip stranger_status_no_kernel_walk "needs strace"
 fi
+daemon_stop
+
+# ---------------------------- rules that strangers can match: the daemon (7)
+
+# The daemon says what check-config warns, as a notice record for each
+# component any user's process can join: once at load, once per reload,
+# never per tick (check_interval = 1s here).
+printf '[memshed]\ncheck_interval = 1s\nevent_log = off\n\n[component by-comm]\nmatch = comm:joinable-%d\n\n[component guarded]\nmatch = user:root\nmatch = comm:guarded-%d\n' $$ $$ >"$conf"
+daemon_start "$conf" --no-bpf
+daemon_wait_ready || exit 1
+joinable='"type":"notice".*"msg":"component \\"by-comm\\" can be joined by any user.s process'
+joinable_notices() { log_grep "$joinable" | grep -c "\"where\":\"$conf:5\""; }
+check joinable_notice_at_load test "$(joinable_notices)" -eq 1
+check guarded_no_notice bash -c "! grep -q '\"type\":\"notice\".*\"component\":\"guarded\"' '$DAEMON_LOG'"
+check joinable_reload "$MEMSHED" reload
+notices_are() { test "$(joinable_notices)" -eq "$1"; }
+wait_for 5 notices_are 2
+sleep 2.5 # ticks
+check joinable_notice_once_per_reload test "$(joinable_notices)" -eq 2
 daemon_stop
