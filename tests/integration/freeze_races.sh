@@ -1,4 +1,7 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# shellcheck disable=SC2154 # spawn VAR and tmpdir_create VAR assign them
+#
 # A PID recycled during a freeze is never moved into memshed's freezer group
 # nor frozen, and the daemon logs that it skipped it (issue 11, item 6).
 #
