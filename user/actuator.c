@@ -76,6 +76,23 @@ static int open_verified(struct actuator *a, pid_t pid, uint32_t comp_id, struct
 	return pidref_open_verified(ret, pid, comp_id, a->opts.verify, a->opts.verify_ctx);
 }
 
+/* A pid of the decision that is not acted on: counted, and the first
+ * few of a job logged (a recycled PID shows up here as "not labelled"). */
+#define REFUSED_LOGGED 8
+
+static void job_refuse(struct unload_job *job, pid_t pid, int err)
+{
+	if (++job->nr_refused > REFUSED_LOGGED)
+		return;
+	if (err == -EPERM)
+		log_warn("%s (%s): pid %d skipped: not a process of the component now (it "
+			 "exited and the pid was reused, or it left it), or one never touched",
+			 job->component, action_kind_name(job->action.kind), pid);
+	else
+		log_warn("%s (%s): pid %d skipped: %s", job->component,
+			 action_kind_name(job->action.kind), pid, strerror(-err));
+}
+
 static void job_fail(struct unload_job *job, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -127,7 +144,7 @@ static int start_signal(struct actuator *a, struct unload_job *job, const pid_t 
 		if (r < 0) {
 			pidref_close(&p);
 			if (r != -ESRCH)	/* already gone: nothing to do */
-				job->nr_refused++;
+				job_refuse(job, pids[i], r);
 			continue;
 		}
 		job->nr_signalled++;
@@ -217,12 +234,23 @@ static int start_freeze(struct actuator *a, struct unload_job *job, const pid_t 
 			pidref_close(&p);
 		if (r == 0)
 			job->nr_signalled++;
+		else if (r == -ESTALE)
+			job->nr_recycled++;	/* gone; the pid's new holder put back */
+		else if (r == -EBUSY)
+			break;
 		else if (r != -ESRCH)
-			job->nr_refused++;
+			job_refuse(job, pids[i], r);
+	}
+	if (r == -EBUSY) {
+		/* A stranger is in the group: it must not freeze. */
+		freezer_group_abort(f, cgdir);
+		job_fail(job, "a recycled pid's process could not be moved out of %s; not frozen",
+			 cgdir);
+		return r;
 	}
 	r = job_check_nothing_done(job, nr);
 	if (r <= 0) {
-		freezer_group_remove(cgdir);
+		freezer_group_remove(f, cgdir);
 		return r;
 	}
 	r = freezer_group_freeze(f, cgdir);
@@ -260,7 +288,7 @@ static int start_reclaim(struct actuator *a, struct unload_job *job, const pid_t
 		r = open_verified(a, pids[i], job->comp_id, &p);
 		if (r < 0) {
 			if (r != -ESRCH)
-				job->nr_refused++;
+				job_refuse(job, pids[i], r);
 			continue;
 		}
 		job->nr_signalled++;
@@ -401,7 +429,7 @@ int actuator_start(struct actuator *a, struct unload_job *job, const pid_t *pids
 	int r;
 
 	job->started_ns = job->deadline_ns = now_ns;
-	job->nr_procs = job->nr_signalled = job->nr_refused = 0;
+	job->nr_procs = job->nr_signalled = job->nr_refused = job->nr_recycled = 0;
 	job->escalated = false;
 	job->result = JOB_RUNNING;
 	job->error[0] = '\0';

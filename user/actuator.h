@@ -65,6 +65,8 @@ struct unload_job {
 	struct pidref procs[ACTUATOR_MAX_FDS];	/* being waited for */
 	int nr_signalled;		/* processes actually signalled */
 	int nr_refused;			/* pids not signalled (not labelled, pid 1, self, kthread) */
+	int nr_recycled;		/* freeze: exited during the move, the pid's new
+					 * holder caught by it and put back */
 	bool escalated;
 	enum job_result result;
 	char error[256];

@@ -158,5 +158,9 @@ void config_free(struct config *cfg);
  */
 bool config_component_strangers_can_join(const struct component_config *c, char *why,
 					 size_t len);
+/* The warning for such a component ("component \"NAME\" can be joined by
+ * any user's process: why; add ..."), or false if it is guarded. Both
+ * check-config and the daemon (at load and reload) say it. */
+bool config_strangers_warning(const struct component_config *c, char *buf, size_t len);
 
 #endif

@@ -462,6 +462,18 @@ bool config_component_strangers_can_join(const struct component_config *c, char 
 	return true;
 }
 
+bool config_strangers_warning(const struct component_config *c, char *buf, size_t len)
+{
+	char why[320];
+
+	if (!config_component_strangers_can_join(c, why, sizeof(why)))
+		return false;
+	snprintf(buf, len, "component \"%s\" can be joined by any user's process: %s; add a "
+		 "user:, cgroup:, unit: or exe: rule (see memshed.conf(5), MATCH RULES)",
+		 c->name, why);
+	return true;
+}
+
 /* ---- warnings (a valid config) ------------------------------------------ */
 
 /* Is there a directory named `name` at most `depth` levels below dir? */
@@ -497,7 +509,7 @@ static bool unit_exists(const char *unit)
 
 int config_warnings(const struct config *cfg, FILE *f)
 {
-	char why[320];
+	char why[640];
 	int n = 0;
 
 	for (int i = 0; i < cfg->nr_comps; i++) {
@@ -513,11 +525,9 @@ int config_warnings(const struct config *cfg, FILE *f)
 		}
 		/* Components an unprivileged process can join, and so get memshed
 		 * (root) to signal or freeze what it chooses to put there. */
-		if (config_component_strangers_can_join(c, why, sizeof(why))) {
-			fprintf(f, "%s:%d: warning: component \"%s\" can be joined by any user's "
-				"process: %s; add a user:, cgroup:, unit: or exe: rule (see "
-				"memshed.conf(5), MATCH RULES)\n", c->file ? c->file : "(config)",
-				c->file_line, c->name, why);
+		if (config_strangers_warning(c, why, sizeof(why))) {
+			fprintf(f, "%s:%d: warning: %s\n", c->file ? c->file : "(config)",
+				c->file_line, why);
 			n++;
 		}
 	}

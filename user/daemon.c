@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -226,6 +227,30 @@ static void pressure_watch(struct daemon *d)
 	}
 }
 
+/*
+ * At load and reload (not per tick): a notice for each component a process
+ * of any user can join, as check-config warns, for an operator who never
+ * ran it.
+ */
+static void notice_joinable(const struct config *cfg)
+{
+	char msg[640], where[PATH_MAX + 16];
+	struct ev ev;
+
+	for (int i = 0; i < cfg->nr_comps; i++) {
+		const struct component_config *c = &cfg->comps[i];
+
+		if (!config_strangers_warning(c, msg, sizeof(msg)))
+			continue;
+		snprintf(where, sizeof(where), "%s:%d", c->file ? c->file : "(config)", c->file_line);
+		ev_begin(&ev, "notice", now_mono_ns());
+		ev_str(&ev, "msg", msg);
+		ev_str(&ev, "component", c->name);
+		ev_str(&ev, "where", where);
+		ev_emit(&ev);
+	}
+}
+
 static void emit_config(struct daemon *d, bool ok, const char *msg)
 {
 	struct ev ev;
@@ -237,6 +262,8 @@ static void emit_config(struct daemon *d, bool ok, const char *msg)
 	if (msg)
 		ev_str(&ev, "error", msg);
 	ev_emit(&ev);
+	if (ok)
+		notice_joinable(d->cfg);
 }
 
 /* Settings the kernel programs or the event log were set up with: a reload

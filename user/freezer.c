@@ -32,6 +32,7 @@
 #include <linux/magic.h>
 
 #include "cgroup.h"
+#include "failpoint.h"
 #include "freezer.h"
 #include "output.h"
 
@@ -322,11 +323,46 @@ static void origins_drop(struct freezer_state *st, const char *cgdir)
 }
 
 /*
+ * The process holding p's pid has been moved into cgdir, but p's pidfd
+ * reads exited: the pid may name a newcomer now (recycled in between),
+ * one of no component, and it must not stay to be frozen. Whatever holds
+ * the pid and is in cgdir is put back where the pid's holder was just
+ * before the move (`from`). 0: nothing of anyone else's stays; -EBUSY:
+ * a newcomer is in cgdir and could not be moved out.
+ */
+static int undo_recycled(const struct hier *h, const char *cgdir, const char *from, pid_t pid)
+{
+	char now[FREEZER_PATH_MAX];
+	int r;
+
+	if (read_cgroup_of(h, pid, now, sizeof(now)) < 0 || strcmp(now, cgdir))
+		return 0;	/* no one holds it, or not here: p moved, then exited */
+	r = move_pid(from, pid);
+	if (r == -ESRCH)
+		return 0;
+	if (r < 0) {
+		log_err("pid %d was recycled during its move into %s and cannot be moved back "
+			"to %s: %s", pid, cgdir, from, strerror(-r));
+		return -EBUSY;
+	}
+	log_warn("pid %d exited during its move into %s and another process took the pid; "
+		 "that process was moved back to %s and is not frozen", pid, cgdir, from);
+	return -ESTALE;
+}
+
+/*
  * Moving a stranger into a cgroup that is about to freeze is as bad as
- * killing it, so the caller verifies the process as for a signal.
- * cgroup.procs takes a PID, not a pidfd: if the pidfd shows the process
- * gone after the write, the PID may (rarely) have been recycled in between,
- * so it is put back where the original came from.
+ * killing it, so the caller verifies the process as for a signal. But
+ * cgroup.procs takes a PID, not a pidfd, and the kernel looks the PID up
+ * only once it holds the cgroup locks: p may exit and its PID go to a
+ * newcomer after the check (failpoint pre-move widens that window for
+ * the tests). So the move is judged after the fact: p still alive means
+ * its PID named p all along, and `from` (read after the check, before the
+ * move) was p's own cgroup; p gone means the move may have caught a
+ * newcomer, and it is undone (undo_recycled). Only a PID recycled between
+ * that read and the kernel's lookup (the write's wait for the cgroup locks:
+ * microseconds, at most milliseconds) puts the newcomer into p's cgroup
+ * rather than its own; never into cgdir.
  */
 int freezer_group_add(struct freezer *f, const char *cgdir, const struct pidref *p)
 {
@@ -334,19 +370,16 @@ int freezer_group_add(struct freezer *f, const char *cgdir, const struct pidref 
 	char from[FREEZER_PATH_MAX];
 	int r;
 
+	failpoint("pre-move", "pid %d", p->pid);
 	r = read_cgroup_of(h, p->pid, from, sizeof(from));
 	if (r < 0 || !strcmp(from, cgdir))
 		return r;		/* or already here (frozen before) */
-	/* Alive after the read, so `from` was its own cgroup, and alive just
-	 * before the write: its pid names it, not a recycled one. */
-	if (pidref_exited(p))
-		return -ESRCH;
 	r = move_pid(cgdir, p->pid);
 	if (r < 0)
-		return r;
+		return pidref_exited(p) ? -ESRCH : r;
 	if (pidref_exited(p)) {
-		move_pid(from, p->pid);
-		return -ESRCH;
+		r = undo_recycled(h, cgdir, from, p->pid);
+		return r ? r : -ESRCH;
 	}
 	return origin_add(f->state, cgdir, from, p->pid);
 }
@@ -659,17 +692,34 @@ void freezer_set_state_dir(struct freezer *f, const char *dir)
 	snprintf(f->state_dir, sizeof(f->state_dir), "%s", dir ? dir : "");
 }
 
+/*
+ * The record is written as soon as the group exists, not only once it is
+ * frozen: another memshed starting meanwhile (a test's, with a socket of
+ * its own) would otherwise take the group being filled for a dead one's
+ * and remove it under the moves.
+ */
 int freezer_group_create(struct freezer *f, const char *component, char *cgdir, size_t size)
 {
 	int r = comp_dir(&f->state->hier[0], component, cgdir, size);
 
-	return r ? r : mkdir_p(cgdir);
+	if (r == 0)
+		r = mkdir_p(cgdir);
+	if (r == 0 && !cgroup_is_frozen(&f->state->hier[0], cgdir))
+		state_record(f, cgdir);
+	return r;
+}
+
+/* Before the freeze: everything in the group goes back (as on thaw). */
+void freezer_group_abort(struct freezer *f, const char *cgdir)
+{
+	thaw_dir(f, &f->state->hier[0], cgdir);
 }
 
 /* Not thaw_dir: an earlier freeze of this component stays. */
-void freezer_group_remove(const char *cgdir)
+void freezer_group_remove(struct freezer *f, const char *cgdir)
 {
-	rmdir(cgdir);
+	if (rmdir(cgdir) == 0)
+		state_forget(f, cgdir);
 }
 
 int freezer_group_freeze(struct freezer *f, const char *cgdir)

@@ -43,10 +43,16 @@ void freezer_set_state_dir(struct freezer *f, const char *dir);
  * (-EINVAL: the name would leave the memshed directory). */
 int freezer_group_create(struct freezer *f, const char *component, char *cgdir, size_t size);
 /* Remove a group that got no process (an earlier freeze in it stays). */
-void freezer_group_remove(const char *cgdir);
+void freezer_group_remove(struct freezer *f, const char *cgdir);
 /* Move one process (verified by the caller) into the group. 0; -ESRCH: it
- * is gone (moved back if the move raced its exit); -errno. */
+ * is gone; -ESTALE: it exited during the move and its PID went to another
+ * process, which the move caught and which was put back out (logged);
+ * -EBUSY: ... which could not be put back: do not freeze the group
+ * (freezer_group_abort); -errno. */
 int freezer_group_add(struct freezer *f, const char *cgdir, const struct pidref *p);
+/* Give up on a group before freezing it: every process in it is moved
+ * back to where it came from, and it is removed if empty. */
+void freezer_group_abort(struct freezer *f, const char *cgdir);
 /* Freeze the group and wait up to FREEZER_WAIT_MS. On failure it is thawed
  * again, processes moved back: -ETIMEDOUT or -errno. */
 int freezer_group_freeze(struct freezer *f, const char *cgdir);

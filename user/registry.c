@@ -640,6 +640,7 @@ int registry_refresh(struct registry *r, uint64_t now_ns)
 
 	snprintf(path, sizeof(path), "%s/meminfo", r->proc_root);
 	swap_facts_read(path, &r->swap);
+	r->gen++;
 	if (!r->ld)
 		return 0;
 	err = loader_sample(r->ld);
@@ -685,6 +686,72 @@ int registry_pids(struct registry *r, uint32_t comp_id, pid_t *ret, int max)
 	}
 	loader_for_each_proc(r->ld, pids_one, &x);
 	return x.n;
+}
+
+static int snap_add(void *ctx, pid_t tgid, const struct memshed_proc *p)
+{
+	struct registry *r = ctx;
+	struct registry_pid *n;
+
+	if (!p->comp_id)
+		return 0;
+	if (r->nr_snap == r->snap_cap) {
+		size_t cap = r->snap_cap ? 2 * r->snap_cap : 256;
+
+		n = realloc(r->snap, cap * sizeof(*n));
+		if (!n)
+			return 1;	/* a shorter list, not none */
+		r->snap = n;
+		r->snap_cap = cap;
+	}
+	r->snap[r->nr_snap++] = (struct registry_pid){ p->comp_id, tgid };
+	return 0;
+}
+
+static int snap_cmp(const void *a, const void *b)
+{
+	const struct registry_pid *x = a, *y = b;
+
+	if (x->comp_id != y->comp_id)
+		return x->comp_id < y->comp_id ? -1 : 1;
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+/* One walk for every component, sorted so each one's pids are a run. */
+static void snap_take(struct registry *r)
+{
+	r->nr_snap = 0;
+	if (r->ld) {
+		loader_for_each_proc(r->ld, snap_add, r);
+	} else {
+		for (size_t i = 0; i < r->procs_cap; i++)
+			if (r->procs[i].tgid)
+				snap_add(r, r->procs[i].tgid,
+					 &(struct memshed_proc){ .comp_id = r->procs[i].comp_id });
+	}
+	qsort(r->snap, r->nr_snap, sizeof(*r->snap), snap_cmp);
+	r->snap_gen = r->gen + 1;
+}
+
+int registry_pids_snapshot(struct registry *r, uint32_t comp_id, pid_t *ret, int max)
+{
+	size_t lo = 0, hi;
+	int n = 0;
+
+	if (r->snap_gen != r->gen + 1)
+		snap_take(r);
+	hi = r->nr_snap;
+	while (lo < hi) {		/* the first entry of comp_id */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->snap[mid].comp_id < comp_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < r->nr_snap && r->snap[lo].comp_id == comp_id && n < max; lo++)
+		ret[n++] = r->snap[lo].tgid;
+	return n;
 }
 
 /* ---- components ---- */
@@ -822,6 +889,7 @@ int registry_apply_config(struct registry *r, const struct config *cfg)
 			e->comp_id = c ? c->id : 0;
 	}
 	free(old.comps);
+	r->gen++;		/* component ids changed: the snapshot's are stale */
 	match_init(&r->match, cfg, r->proc_root);
 	registry_push_settings(r);
 	registry_scan(r);
@@ -832,6 +900,7 @@ int registry_apply_config(struct registry *r, const struct config *cfg)
 void registry_free(struct registry *r)
 {
 	free(r->arm);
+	free(r->snap);
 	for (size_t i = 0; i < r->procs_cap; i++)
 		if (r->procs[i].tgid)
 			proc_unwatch(&r->procs[i]);

@@ -82,6 +82,12 @@ struct proc_entry {
 	uint64_t seen;				/* resync generation */
 };
 
+/* A labelled process as of the last walk (registry_pids_snapshot). */
+struct registry_pid {
+	uint32_t comp_id;
+	pid_t tgid;
+};
+
 struct registry {
 	const struct config *cfg;
 	struct loader *ld;			/* NULL: no kernel side (tests, --no-bpf) */
@@ -96,6 +102,10 @@ struct registry {
 	const char *proc_root;			/* "/proc"; tests may point elsewhere */
 	struct swap_facts swap;			/* as of the last refresh */
 	struct match_ctx match;
+	uint64_t gen;				/* refreshes and reloads so far */
+	struct registry_pid *snap;		/* labelled processes by (comp_id, tgid) */
+	size_t nr_snap, snap_cap;
+	uint64_t snap_gen;			/* gen + 1 of the walk that made snap; 0: none */
 };
 
 int registry_init(struct registry *r, const struct config *cfg, struct loader *ld);
@@ -132,6 +142,10 @@ size_t registry_arm(struct registry *r, size_t max);
 int registry_refresh(struct registry *r, uint64_t now_ns);
 /* The tgids of a component now (at most max), each once. */
 int registry_pids(struct registry *r, uint32_t comp_id, pid_t *ret, int max);
+/* The same as of the last refresh (lowest first): the kernel's map is
+ * walked at most once per refresh, however many ask (status: a stranger's
+ * requests never cost a walk of their own). */
+int registry_pids_snapshot(struct registry *r, uint32_t comp_id, pid_t *ret, int max);
 
 struct component *registry_find(struct registry *r, const char *name);
 struct component *registry_get(struct registry *r, uint32_t comp_id);

@@ -79,7 +79,7 @@ static void status_json(struct strbuf *sb, const struct report_input *in, const 
 	for (int i = 0; i < in->reg->nr_comps; i++) {
 		const struct component *c = &in->reg->comps[i];
 		pid_t pids[64];
-		int n = registry_pids(in->reg, c->id, pids, 64);
+		int n = registry_pids_snapshot(in->reg, c->id, pids, 64);
 
 		sb_printf(sb, "%s{\"name\":", i ? "," : "");
 		sb_json_str(sb, c->cfg->name);

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #include "daemon_state.h"
 #include "eventlog.h"
+#include "failpoint.h"
 #include "policy.h"
 #include "round.h"
 
@@ -227,24 +227,6 @@ static void emit_candidates(struct daemon *d, const struct policy_component *pc,
 	sb_free(&skipped);
 }
 
-/*
- * Fault injection for the test suite: MEMSHED_FAILPOINT=NAME:DURATION
- * stalls the daemon at that point (e.g. pre-signal:2s widens the window
- * between choosing a victim and signalling it, so a test can recycle the
- * victim's PID in it). Unset, it costs one getenv per round.
- */
-static void failpoint(const char *name)
-{
-	const char *fp = getenv("MEMSHED_FAILPOINT");
-	size_t n = strlen(name);
-	uint64_t ns;
-
-	if (!fp || strncmp(fp, name, n) || fp[n] != ':' || parse_duration(fp + n + 1, &ns))
-		return;
-	log_warn("failpoint %s: stalling %.3fs", name, ns / 1e9);
-	nanosleep(&(struct timespec){ ns / NS_PER_SEC, ns % NS_PER_SEC }, NULL);
-}
-
 /* The step at level, and the action it comes to (none: "none"). */
 static const struct action *action_at(struct daemon *d, const struct component *c,
 				      enum level level, struct policy_step *st)
@@ -313,7 +295,7 @@ int round_add(struct daemon *d, struct component *c, enum level level)
 	nr = registry_pids(&d->reg, c->id, pids, ACTUATOR_MAX_FDS);
 	r->rss_before[r->nr_jobs] = c->rss_total;
 	emit_unload(d, c, a, &st, "act", level, c->rss_total);
-	failpoint("pre-signal");
+	failpoint("pre-signal", "component %s", c->cfg->name);
 	if (a->kind == ACTION_HIBERNATE && !d->act.opts.dry_run)
 		hibernate_arm(d, c);
 	/* Ending a frozen or hibernated component: thawed first, so that it
@@ -393,6 +375,8 @@ static void emit_result(struct daemon *d, struct unload_job *job, uint64_t befor
 	ev_int(&ev, "signalled", job->nr_signalled);
 	if (job->nr_refused)
 		ev_int(&ev, "refused", job->nr_refused);
+	if (job->nr_recycled)
+		ev_int(&ev, "recycled", job->nr_recycled);
 	ev_dur(&ev, "duration", now - job->started_ns);
 	if (job->result == JOB_FAILED)
 		ev_str(&ev, "error", job->error[0] ? job->error : "failed");

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
-# memshed against an unprivileged user on the same host (issue 11, items 2
-# and 3). The daemon runs as root and writes files in places a collector's
+# memshed against an unprivileged user on the same host (issue 11, items 2,
+# 3 and 7). The daemon runs as root and writes files in places a collector's
 # user may own, and serves a control socket that every user may reach:
 #   - files written as root: links planted by user nobody in the metrics
 #     directory (every temp name the old scheme used, and the final name) are
@@ -14,7 +14,11 @@
 #   - a control plane no user can take away: nobody's 64 `events --follow`
 #     clients do not lock root out of status, hold and reload; the refusals
 #     are logged (rate-limited) and counted in status and the metrics; a
-#     follower that stops reading under a flood of events stalls nothing.
+#     follower that stops reading under a flood of events stalls nothing;
+#     nobody's `status` comes from the last snapshot and costs the daemon
+#     no bpf() call (root's refreshes).
+#   - rules that strangers can match (item 7): the daemon logs a notice
+#     for each component any user's process can join, at load and reload.
 # shellcheck disable=SC2154 # spawn VAR assigns the pid variables
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -270,4 +274,77 @@ flood() { local i; for ((i = 0; i < 100; i++)); do "$MEMSHED" reload || return 1
 check flood_of_events_answered timeout 60 bash -c "$(declare -f flood); MEMSHED=$MEMSHED; flood"
 check root_status_after_flood timed 2 "$MEMSHED" status
 check daemon_alive pid_alive "$DAEMON_PID"
+daemon_stop
+
+# ------------------- status from a user other than root: the last snapshot (2)
+
+# A stranger's `status` is answered from what the daemon's last refresh
+# saw: a labelled process started since is not in it (root's status, which
+# refreshes, lists it), and it costs the daemon no bpf() call however many
+# ask (counted with strace; root's costs a sample pass and a walk each).
+# check_interval = 1h and a far limit: no refresh of the daemon's own.
+{
+	echo "[memshed]"
+	echo "check_interval = 1h"
+	echo "total_limit = 1000G"
+	echo "event_log = off"
+	for ((i = 0; i < 4; i++)); do
+		printf '\n[component snap-%d]\nmatch = user:root\nmatch = comm:snap-%d.%d\n' "$i" "$i" "$$"
+	done
+} >"$conf"
+for ((i = 0; i < 4; i++)); do
+	spawn p "$HELPERS/sigwatch" --comm "snap-$i.$$" --ready-file "$dir/snap-$i.ready"
+	wait_for 10 test -e "$dir/snap-$i.ready" || fail snapshot_setup "snap-$i never ready"
+done
+daemon_start "$conf"
+daemon_wait_ready || exit 1
+pids_of() { "$@" "$MEMSHED" status --json | jq -c '[.components[] | select(.name == "snap-0") | .pids[]] | sort'; }
+"$MEMSHED" status --json >/dev/null # a snapshot, with the four
+spawn late "$HELPERS/sigwatch" --comm "snap-0.$$" --ready-file "$dir/late.ready"
+wait_for 10 test -e "$dir/late.ready" || fail snapshot_setup "late never ready"
+stranger_view=$(pids_of "${NOBODY[@]}")
+note "snap-0 to nobody: $stranger_view; the late process is $late"
+check stranger_status_from_snapshot bash -c "! grep -qw '$late' <<<'$stranger_view'"
+check root_status_fresh grep -qw "$late" <<<"$(pids_of env)"
+check stranger_status_after_root_refresh grep -qw "$late" <<<"$(pids_of "${NOBODY[@]}")"
+if command -v strace >/dev/null; then
+	# bpf_calls N CMD...: the daemon's bpf() calls while CMD runs N times.
+	bpf_calls() {
+		local n=$1 i tpid
+		shift
+		strace -qq -f -e trace=bpf -e signal=none -o "$dir/strace.out" -p "$DAEMON_PID" &
+		tpid=$!
+		wait_for 5 grep -qE '^TracerPid:[[:space:]]+[1-9]' "/proc/$DAEMON_PID/status"
+		for ((i = 0; i < n; i++)); do "$@" "$MEMSHED" status --json >/dev/null; done
+		kill -INT "$tpid"
+		wait "$tpid"
+		grep -c 'bpf(' "$dir/strace.out"
+	}
+	stranger_calls=$(bpf_calls 100 "${NOBODY[@]}")
+	root_calls=$(bpf_calls 100 env)
+	note "bpf() calls of the daemon for 100 status --json: nobody's $stranger_calls, root's $root_calls"
+	check stranger_status_no_kernel_walk test "$stranger_calls" -eq 0
+	check root_status_walks test "$root_calls" -ge 100
+else
+	skip stranger_status_no_kernel_walk "needs strace"
+fi
+daemon_stop
+
+# ---------------------------- rules that strangers can match: the daemon (7)
+
+# The daemon says what check-config warns, as a notice record for each
+# component any user's process can join: once at load, once per reload,
+# never per tick (check_interval = 1s here).
+printf '[memshed]\ncheck_interval = 1s\nevent_log = off\n\n[component by-comm]\nmatch = comm:joinable-%d\n\n[component guarded]\nmatch = user:root\nmatch = comm:guarded-%d\n' $$ $$ >"$conf"
+daemon_start "$conf" --no-bpf
+daemon_wait_ready || exit 1
+joinable='"type":"notice".*"msg":"component \\"by-comm\\" can be joined by any user.s process'
+joinable_notices() { log_grep "$joinable" | grep -c "\"where\":\"$conf:5\""; }
+check joinable_notice_at_load test "$(joinable_notices)" -eq 1
+check guarded_no_notice bash -c "! grep -q '\"type\":\"notice\".*\"component\":\"guarded\"' '$DAEMON_LOG'"
+check joinable_reload "$MEMSHED" reload
+notices_are() { test "$(joinable_notices)" -eq "$1"; }
+wait_for 5 notices_are 2
+sleep 2.5 # ticks
+check joinable_notice_once_per_reload test "$(joinable_notices)" -eq 2
 daemon_stop
