@@ -205,6 +205,49 @@ static int step_wait_exit(struct unload_job *job, uint64_t now_ns)
 
 /* ---- freeze ---- */
 
+/* A freeze (or hibernate) that took: what the loop waits for next. */
+static void job_frozen(struct unload_job *job)
+{
+	job->result = job->action.kind == ACTION_HIBERNATE ? JOB_RUNNING : JOB_FROZEN;
+}
+
+/*
+ * Every process of the component alone in a cgroup2 group of its own (a
+ * unit's, say): freeze that group where it is, moving nothing, so that its
+ * accounting, limits and the service manager's view stay as they are.
+ * 1: not so (the caller moves them into memshed's group); 0 or -errno.
+ */
+static int freeze_in_place(struct actuator *a, struct unload_job *job, const pid_t *pids, int nr)
+{
+	struct pidref refs[ACTUATOR_MAX_FDS];
+	char cgdir[FREEZER_PATH_MAX];
+	int n = 0, r = 1;
+
+	if (nr > ACTUATOR_MAX_FDS || freezer_own_cgroup(&a->freezer, pids, nr, cgdir, sizeof(cgdir)))
+		return 1;
+	/* Each one the labelled process still, and then the group unchanged. */
+	while (n < nr && open_verified(a, pids[n], job->comp_id, &refs[n]) == 0)
+		n++;
+	if (n == nr && !freezer_own_cgroup(&a->freezer, pids, nr, cgdir, sizeof(cgdir))) {
+		r = freezer_freeze_in_place(&a->freezer, job->component, cgdir);
+		if (r < 0)
+			job_fail(job, "cannot freeze %s where it is: %s", cgdir, strerror(-r));
+		else
+			job->nr_signalled = nr;
+	}
+	for (int i = 0; i < n; i++) {
+		if (r == 0 && job->action.kind == ACTION_HIBERNATE)
+			job->procs[job->nr_procs++] = refs[i];	/* to page out once frozen */
+		else
+			pidref_close(&refs[i]);
+	}
+	if (r == 0) {
+		log_info("%s: frozen in its own cgroup %s (nothing moved)", job->component, cgdir);
+		job_frozen(job);
+	}
+	return r;
+}
+
 static int start_freeze(struct actuator *a, struct unload_job *job, const pid_t *pids, int nr)
 {
 	struct freezer *f = &a->freezer;
@@ -216,6 +259,9 @@ static int start_freeze(struct actuator *a, struct unload_job *job, const pid_t 
 		job_fail(job, "no cgroup freezer: neither cgroup2 nor the v1 freezer is mounted");
 		return -EOPNOTSUPP;
 	}
+	r = freeze_in_place(a, job, pids, nr);
+	if (r <= 0)
+		return r;
 	r = freezer_group_create(f, job->component, cgdir, sizeof(cgdir));
 	if (r < 0) {
 		job_fail(job, "cannot create cgroup for %s under %s: %s", job->component, f->root,
@@ -263,7 +309,7 @@ static int start_freeze(struct actuator *a, struct unload_job *job, const pid_t 
 		job_fail(job, "cannot freeze %s: %s", cgdir, strerror(-r));
 		return r;
 	}
-	job->result = job->action.kind == ACTION_HIBERNATE ? JOB_RUNNING : JOB_FROZEN;
+	job_frozen(job);
 	return 0;
 }
 

@@ -65,6 +65,9 @@ struct freezer_state {
 	int nr_hier;
 	struct origin *origins;
 	int nr_origins, cap_origins;
+	/* Components frozen in their own cgroup2 group (freezer_freeze_in_place). */
+	struct inplace { char *component, *cgdir; } *inplace;
+	int nr_inplace;
 };
 
 static int write_file(const char *path, const char *s)
@@ -173,6 +176,8 @@ int freezer_init(struct freezer *f, const char *root)
 
 static void origins_drop(struct freezer_state *st, const char *cgdir);
 static void state_forget(struct freezer *fz, const char *cgdir);
+static void state_record(struct freezer *fz, const char *cgdir, const char *inplace);
+static int thaw_dir(struct freezer *fz, const struct hier *h, const char *cgdir);
 
 void freezer_fini(struct freezer *f)
 {
@@ -180,6 +185,11 @@ void freezer_fini(struct freezer *f)
 		return;
 	origins_drop(f->state, NULL);
 	free(f->state->origins);
+	for (int i = 0; i < f->state->nr_inplace; i++) {
+		free(f->state->inplace[i].component);
+		free(f->state->inplace[i].cgdir);
+	}
+	free(f->state->inplace);
 	free(f->state);
 	f->state = NULL;
 }
@@ -447,6 +457,116 @@ static int cgroup_wait_frozen(const struct hier *h, const char *cgdir)
 	return r;
 }
 
+/* ---- freezing a component's own cgroup in place ---- */
+
+static int inplace_add(struct freezer_state *st, const char *component, const char *cgdir)
+{
+	struct inplace *n = realloc(st->inplace, (st->nr_inplace + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	st->inplace = n;
+	n[st->nr_inplace].component = strdup(component);
+	n[st->nr_inplace].cgdir = strdup(cgdir);
+	if (!n[st->nr_inplace].component || !n[st->nr_inplace].cgdir) {
+		free(n[st->nr_inplace].component);
+		free(n[st->nr_inplace].cgdir);
+		return -ENOMEM;
+	}
+	st->nr_inplace++;
+	return 0;
+}
+
+static void inplace_drop(struct freezer_state *st, const char *cgdir)
+{
+	for (int i = 0; i < st->nr_inplace; i++) {
+		if (strcmp(st->inplace[i].cgdir, cgdir))
+			continue;
+		free(st->inplace[i].component);
+		free(st->inplace[i].cgdir);
+		st->inplace[i--] = st->inplace[--st->nr_inplace];
+	}
+}
+
+static const char *inplace_find(const struct freezer_state *st, const char *component)
+{
+	for (int i = 0; i < st->nr_inplace; i++)
+		if (!strcmp(st->inplace[i].component, component))
+			return st->inplace[i].cgdir;
+	return NULL;
+}
+
+/* Does cgdir have a child cgroup? (cgroup.freeze would freeze it too.) */
+static bool has_child_group(const char *cgdir)
+{
+	DIR *d = opendir(cgdir);
+	struct dirent *de;
+	bool any = false;
+
+	while (d && !any && (de = readdir(d)))
+		any = de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	if (d)
+		closedir(d);
+	return any || !d;
+}
+
+/* Is every process in cgdir one of pids? */
+static bool procs_all_of(const char *cgdir, const pid_t *pids, int nr)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	bool all = true;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgdir);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (all && getline(&line, &cap, f) > 0) {
+		pid_t pid = atoi(line);
+		bool found = false;
+
+		for (int i = 0; i < nr && !found; i++)
+			found = pids[i] == pid;
+		all = found;
+	}
+	free(line);
+	fclose(f);
+	return all;
+}
+
+int freezer_own_cgroup(struct freezer *f, const pid_t *pids, int nr, char *cgdir, size_t size)
+{
+	const struct hier *h = f->state ? &f->state->hier[0] : NULL;
+	char other[FREEZER_PATH_MAX];
+
+	if (!h || !h->v2 || nr <= 0 || read_cgroup_of(h, pids[0], cgdir, size) < 0)
+		return -ENOENT;
+	for (int i = 1; i < nr; i++)
+		if (read_cgroup_of(h, pids[i], other, sizeof(other)) < 0 || strcmp(other, cgdir))
+			return -ENOENT;
+	if (!strcmp(cgdir, h->mnt) || path_within(cgdir, h->root) || has_child_group(cgdir) ||
+	    !procs_all_of(cgdir, pids, nr))
+		return -ENOENT;
+	return 0;
+}
+
+int freezer_freeze_in_place(struct freezer *f, const char *component, const char *cgdir)
+{
+	const struct hier *h = &f->state->hier[0];
+	int r = inplace_add(f->state, component, cgdir);
+
+	if (r < 0)
+		return r;
+	state_record(f, cgdir, component);
+	r = cgroup_set_frozen(h, cgdir, true);
+	if (r == 0)
+		r = cgroup_wait_frozen(h, cgdir);
+	if (r < 0)
+		thaw_dir(f, h, cgdir);	/* unfrozen, forgotten */
+	return r;
+}
+
 /*
  * Thaw one memshed cgroup: unfreeze, move each process back to the cgroup
  * it came from if that still exists (processes born inside, e.g. children
@@ -466,6 +586,12 @@ static int thaw_dir(struct freezer *fz, const struct hier *h, const char *cgdir)
 	r = cgroup_set_frozen(h, cgdir, false);
 	if (r < 0)
 		return r;
+	if (!path_within(cgdir, h->root)) {
+		/* Frozen in place: nothing was moved, nothing goes back. */
+		inplace_drop(st, cgdir);
+		state_forget(fz, cgdir);
+		return 0;
+	}
 	for (int i = 0; i < st->nr_origins && !fallback; i++)
 		if (!strcmp(st->origins[i].cgdir, cgdir))
 			fallback = &st->origins[i];
@@ -544,9 +670,11 @@ static int state_dir_open(const struct freezer *f)
 	return fd;
 }
 
-/* Write the record of a group just frozen: owner, then one origin a line.
- * Best effort: without it, a restart still thaws (the group is nobody's). */
-static void state_record(struct freezer *fz, const char *cgdir)
+/* Write the record of a group just frozen: owner, then one origin a line
+ * (or, for a component's own group frozen in place, its name: nothing was
+ * moved). Best effort: without it, a restart still thaws memshed's own
+ * groups (they are nobody's); one frozen in place would stay frozen. */
+static void state_record(struct freezer *fz, const char *cgdir, const char *inplace)
 {
 	struct freezer_state *st = fz->state;
 	char name[FREEZER_PATH_MAX], tmp[FREEZER_PATH_MAX + 32];
@@ -566,6 +694,8 @@ static void state_record(struct freezer *fz, const char *cgdir)
 		return;
 	}
 	fprintf(f, "owner %d %llu\ngroup %s\n", getpid(), proc_start_time(getpid()), cgdir);
+	if (inplace)
+		fprintf(f, "inplace %s\n", inplace);
 	for (int i = 0; i < st->nr_origins; i++)
 		if (!strcmp(st->origins[i].cgdir, cgdir))
 			fprintf(f, "origin %d %s\n", st->origins[i].pid, st->origins[i].from);
@@ -658,19 +788,33 @@ static bool owner_alive_compat(const char *cgdir)
 	return read_file(path, comm, sizeof(comm)) > 0 && !strcmp(comm, "memshed\n");
 }
 
-/* Drop the records of groups that are gone (removed behind memshed's back)
- * and whose owner is dead. */
-static void state_prune(struct freezer *fz)
+/* Is cgdir memshed's own group (in either hierarchy), not one frozen in place? */
+static bool memshed_group(const struct freezer_state *st, const char *cgdir)
 {
+	for (int i = 0; i < st->nr_hier; i++)
+		if (path_within(cgdir, st->hier[i].root))
+			return true;
+	return false;
+}
+
+/*
+ * Drop the records of groups that are gone (removed behind memshed's back)
+ * and whose owner is dead; a component's own group that a dead memshed
+ * froze in place is thawed where it is. Returns how many were thawed.
+ */
+static int state_prune(struct freezer *fz)
+{
+	static const struct hier v2 = { .v2 = true };
 	char cgdir[FREEZER_PATH_MAX];
 	struct dirent *de;
-	int dfd = state_dir_open(fz);
+	int dfd = state_dir_open(fz), thawed = 0;
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	bool gone;
 
 	if (!d) {
 		if (dfd >= 0)
 			close(dfd);
-		return;
+		return 0;
 	}
 	while ((de = readdir(d))) {
 		if (de->d_name[0] != '%')
@@ -679,12 +823,18 @@ static void state_prune(struct freezer *fz)
 		for (char *p = cgdir; *p; p++)
 			if (*p == '%')
 				*p = '/';
-		if (access(cgdir, F_OK) != 0 && !state_owner_alive(fz, cgdir)) {
-			origins_drop(fz->state, cgdir);
-			unlinkat(dirfd(d), de->d_name, 0);
+		gone = access(cgdir, F_OK) != 0;
+		if ((!gone && memshed_group(fz->state, cgdir)) || state_owner_alive(fz, cgdir))
+			continue;
+		if (!gone && cgroup_is_frozen(&v2, cgdir)) {
+			cgroup_set_frozen(&v2, cgdir, false);
+			thawed++;
 		}
+		origins_drop(fz->state, cgdir);
+		unlinkat(dirfd(d), de->d_name, 0);
 	}
 	closedir(d);
+	return thawed;
 }
 
 void freezer_set_state_dir(struct freezer *f, const char *dir)
@@ -705,7 +855,7 @@ int freezer_group_create(struct freezer *f, const char *component, char *cgdir, 
 	if (r == 0)
 		r = mkdir_p(cgdir);
 	if (r == 0 && !cgroup_is_frozen(&f->state->hier[0], cgdir))
-		state_record(f, cgdir);
+		state_record(f, cgdir, NULL);
 	return r;
 }
 
@@ -733,7 +883,7 @@ int freezer_group_freeze(struct freezer *f, const char *cgdir)
 	if (r < 0)
 		thaw_dir(f, h, cgdir);	/* half-frozen is the worst state to leave */
 	else
-		state_record(f, cgdir);
+		state_record(f, cgdir, NULL);
 	if (r == 0)
 		owner_mark_compat(cgdir);
 	return r;
@@ -748,6 +898,10 @@ int freezer_thaw(struct freezer *f, const char *component)
 
 	if (!f->state)
 		return -ENOENT;
+	if (inplace_find(f->state, component)) {
+		snprintf(cgdir, sizeof(cgdir), "%s", inplace_find(f->state, component));
+		return thaw_dir(f, &f->state->hier[0], cgdir);
+	}
 	/* Both hierarchies: a previous run may have frozen in the other one. */
 	for (int i = 0; i < f->state->nr_hier; i++) {
 		if (comp_dir(&f->state->hier[i], component, cgdir, sizeof(cgdir)) < 0)
@@ -785,13 +939,16 @@ int freezer_thaw_all(struct freezer *f)
 		}
 		closedir(d);
 	}
-	state_prune(f);
-	return count;
+	return count + state_prune(f);
 }
 
 bool freezer_is_frozen(struct freezer *f, const char *component)
 {
+	const char *own = f->state ? inplace_find(f->state, component) : NULL;
 	char cgdir[FREEZER_PATH_MAX];
+
+	if (own)
+		return cgroup_is_frozen(&f->state->hier[0], own);
 
 	for (int i = 0; f->state && i < f->state->nr_hier; i++)
 		if (comp_dir(&f->state->hier[i], component, cgdir, sizeof(cgdir)) == 0 &&

@@ -57,6 +57,17 @@ void freezer_group_abort(struct freezer *f, const char *cgdir);
  * again, processes moved back: -ETIMEDOUT or -errno. */
 int freezer_group_freeze(struct freezer *f, const char *cgdir);
 
+/*
+ * Freezing without moving (issue 11): the processes' own cgroup2 group, if
+ * they are all in one that holds nothing else - no other process, no child
+ * group - and is not memshed's. Its path in cgdir: 0, or -ENOENT (then they
+ * are moved into memshed's group as above). The caller has verified pids.
+ */
+int freezer_own_cgroup(struct freezer *f, const pid_t *pids, int nr, char *cgdir, size_t size);
+/* Freeze that group where it is (recorded under the component's name, so
+ * freezer_thaw finds it); on failure it is unfrozen. 0 or -errno. */
+int freezer_freeze_in_place(struct freezer *f, const char *component, const char *cgdir);
+
 /* Thaw the component (in either hierarchy). 0, -ENOENT if not frozen, -EINVAL. */
 int freezer_thaw(struct freezer *f, const char *component);
 /* Thaw every memshed-owned group no live memshed owns (daemon start): its
