@@ -37,38 +37,10 @@ is_frozen() { # COMPONENT
 	done
 	return 1
 }
-# unload NAME: retried while a round of unloads is in progress.
-unload() {
-	local i out
-	for ((i = 0; i < 50; i++)); do
-		out=$("$MEMSHED" unload "$1" 2>&1) && return 0
-		[[ $out == *"in progress"* ]] || { echo "$out" >&2; return 1; }
-		sleep 0.2
-	done
-	return 1
-}
-
 # ------------------------------------------------------------ swap of our own
 
 host_swap=$(swapon --show=NAME --noheadings | wc -l)
-swapfile=/var/tmp/memshed-gentle-$$.swap
-swap_on() {
-	swapon "$swapfile"
-}
-swap_off() {
-	swapon --show=NAME --noheadings | grep -qxF "$swapfile" || return 0
-	swapoff "$swapfile"
-}
-rm -f "$swapfile"
-on_exit rm -f "$swapfile"
-if ! { fallocate -l 768M "$swapfile" 2>/dev/null ||
-	dd if=/dev/zero of="$swapfile" bs=1M count=768 status=none; }; then
-	skip_all "cannot create a swapfile under /var/tmp"
-fi
-chmod 600 "$swapfile"
-mkswap -q "$swapfile" >/dev/null || skip_all "mkswap $swapfile failed"
-on_exit swap_off
-swap_on || skip_all "swapon $swapfile failed (no swap support?)"
+swap_create swapfile 768 || skip_all "cannot make a swapfile of our own (see above)"
 note "swap: ours 768 MiB, the host's own: $host_swap device(s)"
 
 conf_common() {
@@ -115,7 +87,7 @@ wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids'
 before=$(rss_bytes "$redis")
 log_mark
 t0=${EPOCHREALTIME}
-check hibernate_unload unload cache
+check hibernate_unload memshed_unload cache
 if log_wait 30 '"type":"result".*"component":"cache"'; then
 	res=$(log_grep '"type":"result".*"component":"cache"' | head -1)
 	after=$(rss_bytes "$redis")
@@ -185,21 +157,9 @@ while not buf.endswith(b"END\r\n"):
 sys.exit(0 if b"x" * 1000 in buf else 1)
 PY
 }
+fill_memcached
 # After a fill memcached's LRU maintainer moves items between its LRUs for
 # a while, touching them: it is busy, not idle. Wait until it rests.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-wait_quiet() { # PID SECONDS: no CPU time used for 2 s in a row
-	local a b quiet=0 i
-	a=$(cpu_ticks "$1")
-	for ((i = 0; i < $2 && quiet < 2; i++)); do
-		sleep 1
-		b=$(cpu_ticks "$1")
-		((b - a <= 1)) && quiet=$((quiet + 1)) || quiet=0
-		a=$b
-	done
-	((quiet >= 2))
-}
-fill_memcached
 wait_quiet "$mc" 60 || note "memcached still busy 60 s after the fill"
 daemon_start "$dir/rec.conf"
 daemon_wait_ready || exit 1
@@ -207,7 +167,7 @@ wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids'
 	fail setup "memcached was not labelled"
 before=$(rss_bytes "$mc")
 log_mark
-check reclaim_unload unload mc
+check reclaim_unload memshed_unload mc
 if log_wait 30 '"type":"result".*"component":"mc"'; then
 	res=$(log_grep '"type":"result".*"component":"mc"' | head -1)
 	after=$(rss_bytes "$mc")
@@ -232,7 +192,7 @@ daemon_stop
 if ((host_swap > 0)); then
 	skip noswap_file_only "the host has swap of its own (not ours to turn off)"
 else
-	swap_off
+	swap_off "$swapfile"
 	check noswap_swap_is_off bash -c "! swapon --show --noheadings | grep -q ."
 	before=$(rss_bytes "$mc")
 	# medium at 0.75 of the limit: usage 0.8 of it is medium, not high.
@@ -266,7 +226,7 @@ CONF
 		fail noswap_falls_through "no term after the file-only reclaim"
 	fi
 	daemon_stop
-	swap_on || fail setup "swapon again failed"
+	swap_on "$swapfile" || fail setup "swapon again failed"
 fi
 kill_tree "$mc"
 
@@ -302,8 +262,8 @@ daemon_wait_ready || exit 1
 wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '[.components[].nr_pids] | add') == 2 ]]" ||
 	fail setup "r1 and r2 were not labelled"
 log_mark
-check two_unload_r1 unload r1
-check two_unload_r2 unload r2
+check two_unload_r1 memshed_unload r1
+check two_unload_r2 memshed_unload r2
 if log_wait 20 '"type":"result".*"component":"r2"'; then
 	check two_both_frozen bash -c "$(declare -f is_frozen); is_frozen r1 && is_frozen r2"
 	log_mark
@@ -347,7 +307,7 @@ owner=$DAEMON_PID
 wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
 	fail setup "fzd was not labelled"
 log_mark
-check freeze_unload unload fzd
+check freeze_unload memshed_unload fzd
 if log_wait 10 '"type":"result".*"component":"fzd".*"result":"frozen"'; then
 	res=$(log_grep '"type":"result".*"component":"fzd"' | head -1)
 	check freeze_frees_nothing grep -q '"memory_freed_bytes":0,' <<<"$res"
