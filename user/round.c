@@ -255,13 +255,19 @@ static void failpoint(const char *name)
 	nanosleep(&(struct timespec){ ns / NS_PER_SEC, ns % NS_PER_SEC }, NULL);
 }
 
-/* The step at level, and the action it comes to (none: "none"). */
+/* The step at level, and the action it comes to (none: "none"). as_configured:
+ * the ladder's step itself - an operator's `memshed unload` asks for it, and
+ * the guesses that skip a gentle step (refaulted, file pages gone) are for
+ * the daemon's own decisions. */
 static const struct action *action_at(struct daemon *d, const struct component *c,
-				      enum level level, struct policy_step *st)
+				      enum level level, bool as_configured, struct policy_step *st)
 {
 	static const struct action none = { .kind = ACTION_NONE };
 
-	policy_step(c, level, &d->reg.swap, st);
+	if (as_configured)
+		*st = (struct policy_step){ .action = &c->cfg->ladder[level], .level = level };
+	else
+		policy_step(c, level, &d->reg.swap, st);
 	return st->action ? st->action : &none;
 }
 
@@ -291,18 +297,20 @@ static void emit_unload(struct daemon *d, const struct component *c, const struc
 }
 
 /* Dry run: the unload record of what would be done, and nothing else. */
-void round_would(struct daemon *d, const struct component *c, enum level level)
+void round_would(struct daemon *d, const struct component *c, enum level level,
+		 bool as_configured)
 {
 	struct policy_step st;
 
-	emit_unload(d, c, action_at(d, c, level, &st), &st, "dry-run", level, c->rss_total);
+	emit_unload(d, c, action_at(d, c, level, as_configured, &st), &st, "dry-run", level,
+		    c->rss_total);
 }
 
 /* Start one component's action at level (its ladder's step) inside the current round. */
-int round_add(struct daemon *d, struct component *c, enum level level)
+int round_add(struct daemon *d, struct component *c, enum level level, bool as_configured)
 {
 	struct policy_step st;
-	const struct action *a = action_at(d, c, level, &st);
+	const struct action *a = action_at(d, c, level, as_configured, &st);
 	struct round *r = &d->round;
 	struct unload_job *job;
 	pid_t pids[ACTUATOR_MAX_FDS];
@@ -547,7 +555,7 @@ static void decide(struct daemon *d, uint64_t now)
 
 			struct policy_step st;
 
-			emit_unload(d, c, action_at(d, c, d->level, &st), &st,
+			emit_unload(d, c, action_at(d, c, d->level, false, &st), &st,
 				    d->cfg->dry_run ? "dry-run" : "auto_unload-off", d->level,
 				    c->rss_total);
 		}
@@ -559,7 +567,7 @@ static void decide(struct daemon *d, uint64_t now)
 		struct component *c = &d->reg.comps[order[i]];
 
 		/* A failure is logged (in its result) and the round goes on. */
-		round_add(d, c, d->level);
+		round_add(d, c, d->level, false);
 	}
 	round_step(d, now);
 out:
