@@ -11,7 +11,9 @@
 #  - without swap, reclaim reports file-only and the ladder falls through to
 #    its next step;
 #  - of two hibernated redis, only the one contacted thaws; the other stays
-#    frozen until pressure is relieved.
+#    frozen until pressure is relieved;
+#  - a ladder (medium reclaim, high hibernate, critical term) on a redis:
+#    at critical the hibernated redis is thawed, gets its SIGTERM and exits.
 . "$(dirname "$0")/../lib/common.sh"
 require_root
 require_built
@@ -22,7 +24,7 @@ for prog in redis-server redis-cli memcached python3 jq mkswap swapon swapoff; d
 done
 
 base=$((20000 + ($$ * 7) % 20000))
-P_R=$base P_MC=$((base + 1)) P_R1=$((base + 2)) P_R2=$((base + 3))
+P_R=$base P_MC=$((base + 1)) P_R1=$((base + 2)) P_R2=$((base + 3)) P_RL=$((base + 4))
 
 status_json() { "$MEMSHED" status --json; }
 field() { status_json | jq -r --arg n "$1" ".components[] | select(.name == \$n) | .$2"; }
@@ -122,6 +124,26 @@ if log_wait 30 '"type":"result".*"component":"cache"'; then
 	fi
 	check thawed_not_frozen bash -c "$(declare -f is_frozen); ! is_frozen cache"
 	check thawed_state_active bash -c "[[ \$('$MEMSHED' status --json | jq -r '.components[0].state') == active ]]"
+	# An operator's `memshed unload` hibernates it again, and again: the second
+	# time what the GET brought back came straight back (refaulted), which
+	# only the daemon's own decisions skip. (A daemon that evaluates rarely:
+	# an evaluation at low pressure forgets the last reclaim.)
+	daemon_stop
+	sed 's/^check_interval = .*/check_interval = 60s/; s/^cooldown = .*/cooldown = 60s/' \
+		"$dir/hib.conf" >"$dir/hib-slow.conf"
+	chmod 600 "$dir/hib-slow.conf"
+	daemon_start "$dir/hib-slow.conf"
+	daemon_wait_ready || exit 1
+	wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
+		fail setup "redis was not labelled again"
+	for n in 2 3; do
+		log_mark
+		memshed_unload cache &&
+			log_wait 30 '"type":"result".*"component":"cache".*"result":"hibernated"' &&
+			pass "unload_hibernates_again_$n" || fail "unload_hibernates_again_$n" "no hibernated result"
+		[[ $(timeout 5 redis-cli -p "$P_R" GET key:1 | md5sum) == "$want" ]] ||
+			fail "unload_hibernates_again_$n" "GET after it was not answered right"
+	done
 else
 	fail hibernate_result "no result for cache"
 fi
@@ -288,6 +310,59 @@ else
 	fail two_both_frozen "no result for r2"
 fi
 daemon_stop
+
+# ------------------------------------------------------------ a ladder up to critical: term ends a hibernated one
+
+# medium reclaim, high hibernate, critical term, driven by a ballast that
+# grows in steps in the test's memory cgroup (usage 0.8, 0.9, 1.0 of the
+# limit). At critical the hibernated redis must be thawed first, so that
+# its SIGTERM is delivered and it exits by itself: frozen, it could only
+# be SIGKILLed after grace ("killed", not "exited").
+conf_common | sed "s|^total_limit = .*|total_limit = 200M\nusage_source = cgroup:$cg|" >"$dir/ladder.conf"
+cat >>"$dir/ladder.conf" <<CONF
+
+[component ladder]
+match = cmdline:^redis-server 127\.0\.0\.1:$P_RL( |\$)
+priority = 10
+action.medium = reclaim
+action.high = hibernate
+action.critical = term
+grace = 10s
+CONF
+chmod 600 "$dir/ladder.conf"
+spawn rl redis-server --port "$P_RL" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local \
+	--daemonize no --logfile "$dir/rl.log"
+wait_for 10 redis-cli -p "$P_RL" PING || fail setup "redis (ladder) never answered"
+redis-cli -p "$P_RL" DEBUG POPULATE 20000 key 1000 >/dev/null
+daemon_start "$dir/ladder.conf"
+daemon_wait_ready || exit 1
+wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
+	fail setup "the ladder's redis was not labelled"
+ladder_step() { # NAME MiB LEVEL ACTION RESULT: ballast of MiB more, then LEVEL's step
+	log_mark
+	memcg_spawn "$1" "$cg" "$HELPERS/memhog" --anon "$2" --comm ballast
+	if log_wait 30 "\"type\":\"result\".*\"component\":\"ladder\".*\"action\":\"$4\""; then
+		res=$(log_grep "\"type\":\"result\".*\"component\":\"ladder\".*\"action\":\"$4\"" | head -1)
+		check "ladder_${3}_$4" grep -q "\"result\":\"$5\".*\"pressure_level\":\"$3\"" <<<"$res"
+	else
+		fail "ladder_${3}_$4" "no $4 result at $3 (level: $(status_json | jq -r .level))"
+		return 1
+	fi
+}
+if ladder_step lb1 160 medium reclaim reclaimed && ladder_step lb2 20 high hibernate hibernated; then
+	check ladder_hibernated_frozen is_frozen ladder
+	if ladder_step lb3 20 critical term exited; then
+		check ladder_term_in_grace awk -v d="$(jfield "$res" duration_ms)" 'BEGIN { exit !(d < 10000) }'
+		check ladder_thawed_first grep -q '"type":"thaw".*"component":"ladder".*"cause":"the ladder.s next step ends it"' \
+			< <(tail -c +$((LOG_MARK + 1)) "$DAEMON_LOG")
+		check ladder_sigterm_handled grep -q 'Received SIGTERM' "$dir/rl.log"
+		check ladder_redis_gone bash -c "$(declare -f pid_alive); ! pid_alive $rl"
+		check ladder_no_group_frozen bash -c "$(declare -f is_frozen); ! is_frozen ladder"
+	fi
+fi
+daemon_stop
+kill_tree "$rl"
+for b in lb1 lb2 lb3; do [[ -n ${!b:-} ]] && kill_tree "${!b}"; done
 
 # ------------------------------------------------------------ freeze records (issue 11 item 6)
 
