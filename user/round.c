@@ -15,6 +15,7 @@
 
 #include "daemon_state.h"
 #include "eventlog.h"
+#include "memcg.h"
 #include "policy.h"
 #include "round.h"
 
@@ -406,6 +407,15 @@ static void emit_result(struct daemon *d, struct unload_job *job, uint64_t befor
 		ev_bytes(&ev, "advised", job->rc.advised);
 		ev_int(&ev, "batches", job->rc.turns);
 		ev_dur(&ev, "longest_batch", job->rc.longest_ns);
+		if (job->rc.via_memcg) {
+			ev_str(&ev, "via", "memory.reclaim");
+			ev_str(&ev, "memcg", job->rc.memcg_dir);
+			ev_bytes(&ev, "memcg_before", job->rc.memcg_before);
+			ev_bytes(&ev, "memcg_after", memcg_current(job->rc.memcg_dir));
+		} else if (job->result != JOB_FAILED || job->rc.turns) {
+			ev_str(&ev, "via", "process_madvise");
+			ev_str(&ev, "why_not_memory_reclaim", memcg_verdict_why(job->rc.memcg));
+		}
 	}
 	ev_str(&ev, "pressure_level", level_name(job->level));
 	ev_int(&ev, "signalled", job->nr_signalled);
