@@ -196,6 +196,70 @@ def idle(by):
     return out
 
 
+def gentle(by):
+    """Issue 12: memory freed per action, first answer after thaw on access vs after a
+    restart, and the access probes' cost while something is hibernated."""
+    rs = by["gentle"]
+    out = {"setup": next((r for r in rs if r["kind"] == "setup"), {}), "freed": [],
+           "first_answer": {}, "probe": {}}
+    for r in rs:
+        if r["kind"] != "freed":
+            continue
+        res, before = r["result"], r["rss_before_kib"] * 1024
+        out["freed"].append({
+            "service": r["service"], "action": r["action"], "result": res["result"],
+            "rss_before_mib": before / 2**20, "rss_after_mib": r["rss_after_kib"] / 1024,
+            "swap_after_mib": r["swap_after_kib"] / 1024,
+            "memory_freed_mib": res["memory_freed_bytes"] / 2**20,
+            "freed_share": res["memory_freed_bytes"] / before if before else None,
+            "rss_drop_share": (r["rss_before_kib"] - r["rss_after_kib"]) / r["rss_before_kib"],
+            "reclaimable": res.get("reclaimable"), "duration_ms": res.get("duration_ms"),
+            "quiet": r.get("quiet")})
+    for svc in dict.fromkeys(r["service"] for r in rs if r["kind"] in ("thaw", "restart")):
+        th = [r for r in rs if r["kind"] == "thaw" and r["service"] == svc]
+        ok = [r for r in th if r["first_answer_ns"] is not None]
+        d = {"thaw": dist([r["first_answer_ns"] / MS for r in ok]),
+             "thaw_after_full_hibernation_ms": next((r["first_answer_ns"] / MS for r in ok
+                                                     if r["rep"] == 1), None),
+             "knock_to_thaw": dist([r["thaw"]["knock_to_thaw_ms"] for r in th
+                                    if r.get("thaw") and "knock_to_thaw_ms" in r["thaw"]]),
+             "thaw_causes": sorted({r["thaw"]["cause"] for r in th if r.get("thaw")}),
+             "unanswered": len(th) - len(ok), "restart": {}, "ratio": {}}
+        for var in ("empty", "rdb"):
+            rr = [r for r in rs if r["kind"] == "restart" and r["service"] == svc and
+                  r["variant"] == var]
+            if not rr:
+                continue
+            d["restart"][var] = dist([(r["answer"] - r["exec"]) / MS for r in rr if r["answer"]])
+            d["restart"][var + "_unanswered"] = sum(1 for r in rr if not r["answer"])
+            t, x = d["thaw"], d["restart"][var]
+            if t and x:
+                d["ratio"][var] = {"p50": ratio(t["p50"], x["p50"]),
+                                   "p99": ratio(t["p99"], x["p99"])}
+        out["first_answer"][svc] = d
+    pr = defaultdict(list)
+    for r in rs:
+        if r["kind"] == "probe":
+            pr[r["state"]].append(r["m"]["tcp_rtt_ns"])
+    if pr:
+        med = {k: statistics.median(v) for k, v in pr.items()}
+        out["probe"] = {"median_ns": med, "reps": {k: len(v) for k, v in pr.items()},
+                        "ratio": ratio(med.get("hibernated"), med.get("none"))}
+    for r in rs:
+        if r["kind"] != "probecost":
+            continue
+        ops, op_ns = r["m"]["ops"], r["m"]["tcp_rtt_ns"]
+        for i, (ns, cnt) in r["after"].items():
+            b = r["before"].get(i, (0, 0))
+            name = r["names"].get(i, i)
+            if name.startswith("handle_tcp_prob") and cnt > b[1]:
+                per_call = (ns - b[0]) / (cnt - b[1])
+                calls = (cnt - b[1]) / ops
+                out["probe"]["tcp_probe"] = {"calls_per_rtt": calls, "ns_per_call": per_call,
+                                             "share": calls * per_call / op_ns}
+    return out
+
+
 def scale(by):
     lab = defaultdict(list)
     for r in by["labelling"]:
@@ -379,6 +443,24 @@ def targets(res):
     for mode, a in res.get("accuracy", {}).items():
         add(f"in-kernel RSS within 1% of VmRSS ({mode})",
             f"max {a['max_rel_err'] * 100:.3f}%", a["max_rel_err"] <= 0.01)
+    g = res.get("gentle", {})
+    for f in g.get("freed", []):
+        if f["action"] in ("reclaim", "hibernate"):
+            add(f"{f['action']} frees >= 70% of RSS, with swap ({f['service']})",
+                f"memory_freed {f['memory_freed_mib']:.0f} of {f['rss_before_mib']:.0f} MiB: "
+                f"{f['freed_share'] * 100:.1f}%", f["freed_share"] >= 0.7)
+    for svc, d in g.get("first_answer", {}).items():
+        k, th = d["knock_to_thaw"], d["thaw"]
+        if k and th:
+            add(f"thaw on access: first answer p50 <= 5 ms after the connect, plus the page-in "
+                f"({svc}; judged on knock -> thaw)",
+                f"knock -> thaw p50 {k['p50']:.2f} ms; connect -> first answer p50 "
+                f"{th['p50']:.1f} ms, p99 {th['p99']:.1f} ms (page-in included)", k["p50"] <= 5)
+    tp = g.get("probe", {}).get("tcp_probe")
+    if tp:
+        add("access probes' overhead <= 1% while hibernated (loopback TCP ping-pong, BPF time)",
+            f"{tp['share'] * 100:.2f}% ({tp['calls_per_rtt']:.2f} calls x "
+            f"{tp['ns_per_call']:.0f} ns per round trip)", tp["share"] <= 0.01)
     return t
 
 
@@ -682,6 +764,85 @@ def md(res):
                  "memshed settings at defaults but total_limit 256M, min_idle_time 1s, cooldown "
                  "500ms (check_interval 60s).")
 
+    g = res.get("gentle")
+    if g and (g["freed"] or g["first_answer"]):
+        st = g["setup"]
+        o.append("\n## 8. Gentle unloads (issue 12)\n")
+        o.append(f"Debian's redis-server (DEBUG POPULATE {st.get('keys', 0):,} keys of "
+                 f"{st.get('value_bytes', 0)} B) and memcached ({st.get('keys', 0):,} items of "
+                 f"{st.get('value_bytes', 0)} B), private instances on loopback; a "
+                 f"{st.get('swap_mib', '?')} MiB swapfile of the bench's own (the host's own swap "
+                 f"devices: {st.get('host_swap_devices', '?')}); load average "
+                 f"{st.get('loadavg', '?')} at the start of the section. The daemon at the "
+                 "shipped defaults: its config names the component (match, action) and a "
+                 "private event log, nothing else; every action is started by `memshed "
+                 "unload` (the strongest step of the ladder, here the one action).\n")
+        o.append("| service | action | result | RSS before (MiB) | RSS after | memory_freed "
+                 "(MiB) | of RSS | swapped out after | reclaimable | duration (ms) |")
+        o.append("|---|---|---|---|---|---|---|---|---|---|")
+        for f in g["freed"]:
+            o.append(f"| {f['service']} | {f['action']} | {f['result']} | "
+                     f"{f['rss_before_mib']:.1f} | {f['rss_after_mib']:.1f} | "
+                     f"{f['memory_freed_mib']:.1f} | {f['freed_share'] * 100:.1f}% | "
+                     f"{f['swap_after_mib']:.1f} | {f['reclaimable'] or '-'} | "
+                     f"{fmt(f['duration_ms'], 0)} |")
+        o.append("\nRSS: VmRSS before `memshed unload` and after its result record; "
+                 "memory_freed: the result record's (the measured drop of the component's RSS "
+                 "in the kernel's accounting); term's after is 0 (exited). memcached is left "
+                 "to rest after the fill (up to 15 s: its LRU maintainer touches items) before "
+                 "the reclaim.\n")
+        fa = g["first_answer"]
+        if fa:
+            o.append("| service | thaw on access: connect -> first answer, p50 / p99 (n) | "
+                     "rep 1 (after the full hibernation) | knock -> thaw p50 / p99 | restart "
+                     "(empty): exec -> first answer, p50 / p99 (n) | ratio thaw / restart p50 "
+                     "(p99) | restart loading its data (RDB) p50 / max (n) | ratio thaw / "
+                     "RDB restart p50 |")
+            o.append("|---|---|---|---|---|---|---|---|")
+
+            def pp(d, nd=1):
+                return f"{d['p50']:.{nd}f} / {d['p99']:.{nd}f} ms (n={d['n']})" if d else "n/a"
+            for svc, d in fa.items():
+                e, rdb = d["restart"].get("empty"), d["restart"].get("rdb")
+                re_, rr = d["ratio"].get("empty"), d["ratio"].get("rdb")
+                k = d["knock_to_thaw"]
+                o.append(f"| {svc} | {pp(d['thaw'])} | "
+                         f"{fmt(d['thaw_after_full_hibernation_ms'])} ms | "
+                         f"{fmt(k and k['p50'], 2)} / {fmt(k and k['p99'], 2)} ms | {pp(e)} | "
+                         + (f"{re_['p50']:.3f} ({re_['p99']:.3f})" if re_ else "n/a") + " | "
+                         + (f"{rdb['p50']:.0f} / {rdb['max']:.0f} ms (n={rdb['n']})" if rdb
+                            else "-") + " | " + (f"{rr['p50']:.4f}" if rr else "-") + " |")
+            o.append("\nThaw: each repetition hibernates the service (`memshed unload`, "
+                     "waiting for its result), then a client (bench/client, C) connects, sends "
+                     "one request (redis `GET key:1`, memcached `get k1`) and reads the answer, "
+                     "which must be the stored value: the time from before connect() to the "
+                     "whole answer, so the knock, the thaw, the page-in from swap and the "
+                     "service's work are all in it. Rep 1 follows the hibernation of the full "
+                     "~230 MiB; later ones re-hibernate what the previous client brought back "
+                     "(the rest stays in swap). Knock -> thaw: the thaw record's. Restart: "
+                     "memshed's term (SIGTERM; the service exits), then the service is started "
+                     "again as a supervisor would and a client polls (a new connection every "
+                     "0.5 ms) until it answers: exec -> first answer. An empty restart answers "
+                     "without the data (the cache is cold); the RDB restart loads the "
+                     "~200 MiB dataset first (redis answers -LOADING meanwhile: not an "
+                     "answer). Thaw causes: " + "; ".join(f"{s}: {', '.join(d['thaw_causes'])}"
+                                                         for s, d in fa.items()) + ".")
+        pr = g.get("probe")
+        if pr and pr.get("median_ns"):
+            m = pr["median_ns"]
+            o.append(f"\n**Access probes while hibernated**: loopback TCP round trip of an "
+                     f"unrelated pair (bench/micro tcp_rtt_ns, unlabelled, best of its batches; "
+                     f"medians of {pr['reps'].get('none', 0)} + {pr['reps'].get('hibernated', 0)} "
+                     f"interleaved repetitions): nothing hibernated "
+                     f"(tcp_probe detached) {fmt(m.get('none'))} ns, redis hibernated "
+                     f"(tcp_probe on every segment the host receives) "
+                     f"{fmt(m.get('hibernated'))} ns: ratio {fmt(pr.get('ratio'), 3)}.")
+            tp = pr.get("tcp_probe")
+            if tp:
+                o.append(f"BPF time (kernel.bpf_stats_enabled, one more run while hibernated): "
+                         f"tcp_probe {tp['calls_per_rtt']:.2f} calls x {tp['ns_per_call']:.0f} "
+                         f"ns per round trip = {tp['share'] * 100:.2f}% of it.")
+
     secs = res.get("seconds")
     if secs:
         o.append("\nSection times (s): " + ", ".join(f"{k} {v}" for k, v in secs.items()) +
@@ -728,6 +889,8 @@ def main():
         res["oom"] = oom(by)
     if by["idle"]:
         res["idle"] = idle(by)
+    if by["gentle"]:
+        res["gentle"] = gentle(by)
     res["issue10"] = issue10_targets(res)
     res["targets"] = targets(res)
     with open(f"{outdir}/results.json", "w") as f:

@@ -9,9 +9,11 @@
  *   kill    SIGKILL at once, then as term after its escalation.
  *   signal  one signal, done at start.
  *   freeze  the processes into the component's frozen cgroup, done at start.
- *   reclaim its memory paged out while it runs (reclaim.h): a batch per
- *           actuator_step, so one loop turn never pages out more than
- *           RECLAIM_BATCH_BYTES; deadline_ns stays "now" until done.
+ *   reclaim its memory paged out while it runs: a batch per actuator_step,
+ *           so one loop turn never pages out more than RECLAIM_BATCH_BYTES;
+ *           deadline_ns stays "now" until done. Through memory.reclaim where
+ *           the component owns its cgroup (memcg.h), else process_madvise
+ *           over each process's mappings (reclaim.h).
  *   hibernate  freeze, then reclaim as above (frozen pages stay out).
  *   exec    a hook, waited for up to exec_timeout, then killed.
  *
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "actuator.h"
 #include "hook.h"
@@ -363,6 +366,78 @@ static int start_hibernate(struct actuator *a, struct unload_job *job, const pid
 	return 0;
 }
 
+/*
+ * The cgroup memcg_find judged (from the pids, before any was moved into a
+ * freezer group) is used only if the job holds verified pidfds to exactly
+ * those processes: then the cgroups read were theirs, not a stranger's that
+ * took over a pid.
+ */
+static void reclaim_use_memcg(struct unload_job *job, enum memcg_verdict v, const char *dir,
+			      const pid_t *pids, int nr)
+{
+	struct reclaim_progress *rc = &job->rc;
+	int fd;
+
+	rc->memcg = v;
+	if (v != MEMCG_OWNED)
+		return;
+	for (int i = 0; i < nr; i++) {
+		bool held = false;
+
+		for (int k = 0; k < job->nr_procs && !held; k++)
+			held = job->procs[k].pid == pids[i];
+		if (!held || job->nr_procs != nr) {
+			rc->memcg = MEMCG_CHANGED;
+			return;
+		}
+	}
+	fd = memcg_reclaim_open(dir);
+	if (fd < 0) {
+		rc->memcg = MEMCG_NO_CONTROLLER;
+		return;
+	}
+	rc->via_memcg = true;
+	rc->memcg_fd = fd;
+	rc->memcg_before = memcg_current(dir);
+	snprintf(rc->memcg_dir, sizeof(rc->memcg_dir), "%s", dir);
+}
+
+static void reclaim_drop_memcg(struct reclaim_progress *rc)
+{
+	if (rc->via_memcg)
+		close(rc->memcg_fd);
+	rc->via_memcg = false;
+}
+
+/* One memory.reclaim request per turn, until the kernel cannot take more
+ * (EAGAIN), the group is (nearly) empty, or as much as it held at the start
+ * was asked for. 1 when done. */
+static int step_memcg(struct unload_job *job, uint64_t now_ns)
+{
+	struct reclaim_progress *rc = &job->rc;
+	uint64_t t0 = now_mono_ns(), took;
+	int r = memcg_reclaim_batch(rc->memcg_fd, RECLAIM_BATCH_BYTES);
+
+	took = now_mono_ns() - t0;
+	if (took > rc->longest_ns)
+		rc->longest_ns = took;
+	if (r < 0) {
+		log_warn("%s: memory.reclaim of %s: %s; paging out by process instead",
+			 job->component, rc->memcg_dir, strerror(-r));
+		reclaim_drop_memcg(rc);
+		rc->memcg = MEMCG_FAILED;
+		job->deadline_ns = now_ns;
+		return 0;
+	}
+	if (r == 0)
+		rc->advised += RECLAIM_BATCH_BYTES;
+	if (r == 1 || rc->advised >= rc->memcg_before ||
+	    memcg_current(rc->memcg_dir) < RECLAIM_BATCH_BYTES)
+		return 1;
+	job->deadline_ns = now_ns;
+	return 0;
+}
+
 /* One batch of one process per turn: the loop stays responsive. */
 static int step_reclaim(struct unload_job *job, uint64_t now_ns)
 {
@@ -375,6 +450,14 @@ static int step_reclaim(struct unload_job *job, uint64_t now_ns)
 		return 1;
 	}
 	rc->turns++;
+	if (rc->via_memcg) {
+		if (step_memcg(job, now_ns) == 0)
+			return 0;
+		if (rc->via_memcg) {
+			job->result = hib ? JOB_HIBERNATED : JOB_RECLAIMED;
+			return 1;
+		}
+	}
 	while (rc->proc < job->nr_procs) {
 		uint64_t t0 = now_mono_ns(), took;
 
@@ -509,11 +592,17 @@ int actuator_start(struct actuator *a, struct unload_job *job, const pid_t *pids
 		r = start_freeze(a, job, pids, nr);
 		break;
 	case ACTION_RECLAIM:
-		r = start_reclaim(a, job, pids, nr, now_ns);
+	case ACTION_HIBERNATE: {
+		/* Before the freeze moves them: the cgroups they are in. */
+		char dir[MEMCG_PATH_MAX];
+		enum memcg_verdict v = memcg_find(pids, nr, a->freezer.root, dir, sizeof(dir));
+
+		r = job->action.kind == ACTION_RECLAIM ? start_reclaim(a, job, pids, nr, now_ns) :
+							  start_hibernate(a, job, pids, nr, now_ns);
+		if (r == 0 && job->result == JOB_RUNNING)
+			reclaim_use_memcg(job, v, dir, pids, nr);
 		break;
-	case ACTION_HIBERNATE:
-		r = start_hibernate(a, job, pids, nr, now_ns);
-		break;
+	}
 	case ACTION_EXEC:
 		if (nr == 0) {
 			job_fail(job, "no process of %s could be signalled (0 refused)",
@@ -549,6 +638,8 @@ int actuator_step(struct actuator *a, struct unload_job *job, uint64_t now_ns)
 
 void actuator_job_release(struct unload_job *job)
 {
+	if (job->action.kind == ACTION_RECLAIM || job->action.kind == ACTION_HIBERNATE)
+		reclaim_drop_memcg(&job->rc);
 	for (int i = 0; i < job->nr_procs; i++)
 		pidref_close(&job->procs[i]);
 	job->nr_procs = 0;

@@ -4,7 +4,8 @@
  * hibernate, signal, exec) started, stepped by the daemon's loop, and
  * released. Every process is reached through a verified pidref (pidref.h),
  * freezing goes through the freezer (freezer.h), paging out through
- * reclaim.h, exec through a hook (hook.h).
+ * reclaim.h (by process) or memcg.h (a cgroup the component owns), exec
+ * through a hook (hook.h).
  */
 #ifndef MEMSHED_ACTUATOR_H
 #define MEMSHED_ACTUATOR_H
@@ -14,6 +15,7 @@
 #include <sys/types.h>
 #include "config.h"
 #include "freezer.h"
+#include "memcg.h"
 #include "pidref.h"
 
 struct actuator_opts {
@@ -43,15 +45,21 @@ enum job_result {
 	JOB_NR_RESULTS,
 };
 
-/* How far a reclaim has gone through the component's processes. */
+/* How far a reclaim has gone through the component's processes, or through
+ * its own memory cgroup (memcg.h). */
 struct reclaim_progress {
 	int proc;			/* index into job->procs */
 	uint64_t addr;			/* next address of that process */
-	uint64_t advised;		/* bytes of address range advised so far */
+	uint64_t advised;		/* bytes of address range advised (memcg: asked for) */
 	int vmas;			/* mappings advised */
 	int turns;			/* loop turns it took */
 	uint64_t longest_ns;		/* the longest batch: how long a turn was held */
 	bool file_only;			/* no swap room: only file pages can go */
+	bool via_memcg;			/* memory.reclaim on memcg_dir (memcg_fd) */
+	enum memcg_verdict memcg;	/* why it is (not) used */
+	int memcg_fd;
+	uint64_t memcg_before;		/* its memory.current at the start */
+	char memcg_dir[MEMCG_PATH_MAX];
 };
 
 struct unload_job {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* cgroup plumbing: where the hierarchies are mounted (from mountinfo). */
+/* cgroup plumbing: where the hierarchies are mounted (from mountinfo), and
+ * which cgroup a process is in. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,5 +87,41 @@ int cgroup_find_mount(const char *controller, const char *under, struct cgroup_m
 	}
 	free(line);
 	fclose(file);
+	return r;
+}
+
+int cgroup_dir_of(const char *mnt, const char *mnt_root, const char *controller, pid_t pid,
+		  char *buf, size_t size)
+{
+	char path[64], *line = NULL, *ctrl, *cg, *rel;
+	size_t cap = 0, rlen;
+	FILE *f;
+	int r = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		ctrl = strchr(line, ':');
+		cg = ctrl ? strchr(ctrl + 1, ':') : NULL;
+		if (!cg)
+			continue;
+		*ctrl++ = '\0';
+		*cg++ = '\0';
+		if (!controller ? (strcmp(line, "0") != 0 || ctrl[0] != '\0') :
+				  !cgroup_has_option(ctrl, controller))
+			continue;
+		if (!path_within(cg, mnt_root) || strstr(cg, "/.."))
+			break;
+		rlen = strcmp(mnt_root, "/") ? strlen(mnt_root) : 0;
+		rel = cg + rlen;
+		r = snprintf(buf, size, "%s%s", mnt, strcmp(rel, "/") ? rel : "") >= (int)size ?
+			-ENAMETOOLONG : 0;
+		break;
+	}
+	free(line);
+	fclose(f);
 	return r;
 }

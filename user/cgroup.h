@@ -5,6 +5,8 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 struct cgroup_mount {
 	char mnt[PATH_MAX];		/* mount point */
@@ -24,5 +26,15 @@ int cgroup_find_mount(const char *controller, const char *under, struct cgroup_m
 bool cgroup_has_option(const char *opts, const char *want);
 /* path equals dir or lies below it. */
 bool path_within(const char *path, const char *dir);
+
+/*
+ * The cgroup of pid as an absolute directory under mnt (a mount whose root
+ * within its hierarchy is mnt_root, mountinfo field 4), from
+ * /proc/PID/cgroup: "0::/path" for cgroup2 (controller NULL), the line
+ * naming `controller` for v1. 0; -ESRCH: gone; -ENOENT: not visible
+ * through that mount; -ENAMETOOLONG.
+ */
+int cgroup_dir_of(const char *mnt, const char *mnt_root, const char *controller, pid_t pid,
+		  char *buf, size_t size);
 
 #endif

@@ -71,16 +71,21 @@ static int ctl_unload(struct daemon *d, struct component *c, char *err, size_t l
 		snprintf(err, len, "%s has no running process", c->cfg->name);
 		return -ESRCH;
 	}
+	if (c->cfg->ladder[LEVEL_CRITICAL].kind == ACTION_NONE) {
+		snprintf(err, len, "%s has no action at critical: nothing to do", c->cfg->name);
+		return -EINVAL;
+	}
 	if (d->cfg->dry_run) {
-		round_would(d, c, LEVEL_CRITICAL);
+		round_would(d, c, LEVEL_CRITICAL, true);
 		snprintf(err, len, "dry run: %s would get %s (%d process(es)); nothing was done",
 			 c->cfg->name, action_kind_name(c->cfg->ladder[LEVEL_CRITICAL].kind),
 			 c->nr_procs);
 		return -EPERM;
 	}
 	round_begin(d, LEVEL_CRITICAL, "operator request (memshed unload)");
-	/* The strongest step of its ladder. */
-	round_add(d, c, LEVEL_CRITICAL);
+	/* The strongest step of its ladder, as configured: the operator asked
+	 * for it now (a failure is in its result record). */
+	round_add(d, c, LEVEL_CRITICAL, true);
 	round_step(d, now);
 	return 0;
 }

@@ -238,43 +238,10 @@ static int move_pid(const char *cgdir, pid_t pid)
 	return write_file(path, s);
 }
 
-/*
- * The cgroup of pid in hierarchy h as an absolute directory, from
- * /proc/PID/cgroup ("0::/path" for cgroup2, "N:a,freezer:/path" for v1).
- * -ENOENT if it is not visible through h's mount.
- */
+/* The cgroup of pid in hierarchy h as an absolute directory (cgroup.h). */
 static int read_cgroup_of(const struct hier *h, pid_t pid, char *buf, size_t size)
 {
-	char path[64], *line = NULL, *ctrl, *cg, *rel;
-	size_t cap = 0, rlen;
-	FILE *f;
-	int r = -ENOENT;
-
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while (getline(&line, &cap, f) > 0) {
-		line[strcspn(line, "\n")] = '\0';
-		ctrl = strchr(line, ':');
-		cg = ctrl ? strchr(ctrl + 1, ':') : NULL;
-		if (!cg)
-			continue;
-		*ctrl++ = '\0';
-		*cg++ = '\0';
-		if (h->v2 ? (strcmp(line, "0") != 0 || ctrl[0] != '\0') : !cgroup_has_option(ctrl, "freezer"))
-			continue;
-		if (!path_within(cg, h->mnt_root) || strstr(cg, "/.."))
-			break;
-		rlen = strcmp(h->mnt_root, "/") ? strlen(h->mnt_root) : 0;
-		rel = cg + rlen;
-		r = snprintf(buf, size, "%s%s", h->mnt, strcmp(rel, "/") ? rel : "") >= (int)size ?
-			-ENAMETOOLONG : 0;
-		break;
-	}
-	free(line);
-	fclose(f);
-	return r;
+	return cgroup_dir_of(h->mnt, h->mnt_root, h->v2 ? NULL : "freezer", pid, buf, size);
 }
 
 static int origin_add(struct freezer_state *st, const char *cgdir, const char *from, pid_t pid)

@@ -15,6 +15,7 @@
 #include "daemon_state.h"
 #include "eventlog.h"
 #include "failpoint.h"
+#include "memcg.h"
 #include "policy.h"
 #include "round.h"
 
@@ -227,13 +228,19 @@ static void emit_candidates(struct daemon *d, const struct policy_component *pc,
 	sb_free(&skipped);
 }
 
-/* The step at level, and the action it comes to (none: "none"). */
+/* The step at level, and the action it comes to (none: "none"). as_configured:
+ * the ladder's step itself - an operator's `memshed unload` asks for it, and
+ * the guesses that skip a gentle step (refaulted, file pages gone) are for
+ * the daemon's own decisions. */
 static const struct action *action_at(struct daemon *d, const struct component *c,
-				      enum level level, struct policy_step *st)
+				      enum level level, bool as_configured, struct policy_step *st)
 {
 	static const struct action none = { .kind = ACTION_NONE };
 
-	policy_step(c, level, &d->reg.swap, st);
+	if (as_configured)
+		*st = (struct policy_step){ .action = &c->cfg->ladder[level], .level = level };
+	else
+		policy_step(c, level, &d->reg.swap, st);
 	return st->action ? st->action : &none;
 }
 
@@ -263,18 +270,20 @@ static void emit_unload(struct daemon *d, const struct component *c, const struc
 }
 
 /* Dry run: the unload record of what would be done, and nothing else. */
-void round_would(struct daemon *d, const struct component *c, enum level level)
+void round_would(struct daemon *d, const struct component *c, enum level level,
+		 bool as_configured)
 {
 	struct policy_step st;
 
-	emit_unload(d, c, action_at(d, c, level, &st), &st, "dry-run", level, c->rss_total);
+	emit_unload(d, c, action_at(d, c, level, as_configured, &st), &st, "dry-run", level,
+		    c->rss_total);
 }
 
 /* Start one component's action at level (its ladder's step) inside the current round. */
-int round_add(struct daemon *d, struct component *c, enum level level)
+int round_add(struct daemon *d, struct component *c, enum level level, bool as_configured)
 {
 	struct policy_step st;
-	const struct action *a = action_at(d, c, level, &st);
+	const struct action *a = action_at(d, c, level, as_configured, &st);
 	struct round *r = &d->round;
 	struct unload_job *job;
 	pid_t pids[ACTUATOR_MAX_FDS];
@@ -370,6 +379,15 @@ static void emit_result(struct daemon *d, struct unload_job *job, uint64_t befor
 		ev_bytes(&ev, "advised", job->rc.advised);
 		ev_int(&ev, "batches", job->rc.turns);
 		ev_dur(&ev, "longest_batch", job->rc.longest_ns);
+		if (job->rc.via_memcg) {
+			ev_str(&ev, "via", "memory.reclaim");
+			ev_str(&ev, "memcg", job->rc.memcg_dir);
+			ev_bytes(&ev, "memcg_before", job->rc.memcg_before);
+			ev_bytes(&ev, "memcg_after", memcg_current(job->rc.memcg_dir));
+		} else if (job->result != JOB_FAILED || job->rc.turns) {
+			ev_str(&ev, "via", "process_madvise");
+			ev_str(&ev, "why_not_memory_reclaim", memcg_verdict_why(job->rc.memcg));
+		}
 	}
 	ev_str(&ev, "pressure_level", level_name(job->level));
 	ev_int(&ev, "signalled", job->nr_signalled);
@@ -489,7 +507,7 @@ static void decide(struct daemon *d, uint64_t now)
 			struct component *c = &d->reg.comps[dec.order[i]];
 			struct policy_step st;
 
-			emit_unload(d, c, action_at(d, c, d->level, &st), &st,
+			emit_unload(d, c, action_at(d, c, d->level, false, &st), &st,
 				    d->cfg->dry_run ? "dry-run" : "auto_unload-off", d->level,
 				    c->rss_total);
 		}
@@ -501,7 +519,7 @@ static void decide(struct daemon *d, uint64_t now)
 		struct component *c = &d->reg.comps[dec.order[i]];
 
 		/* A failure is logged (in its result) and the round goes on. */
-		round_add(d, c, d->level);
+		round_add(d, c, d->level, false);
 	}
 	round_step(d, now);
 out:

@@ -7,6 +7,7 @@
 #ifndef MEMSHED_ROUND_H
 #define MEMSHED_ROUND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "values.h"
 
@@ -22,8 +23,12 @@ void round_evaluate(struct daemon *d, const char *reason);
  * level) in it. */
 void round_begin(struct daemon *d, enum level level, const char *cause);
 void round_follow_reload(struct daemon *d);
-void round_would(struct daemon *d, const struct component *c, enum level level);
-int round_add(struct daemon *d, struct component *c, enum level level);
+/* as_configured: the ladder's step at level itself, never skipped for a
+ * guess (an operator's request); otherwise the policy's step (policy_step).
+ * round_add: 0, -ENOENT if the step is none (no job), -errno if it failed. */
+void round_would(struct daemon *d, const struct component *c, enum level level,
+		 bool as_configured);
+int round_add(struct daemon *d, struct component *c, enum level level, bool as_configured);
 /*
  * Between evaluations: look at usage now (due at d->next_sample_ns, or at
  * once after an early sign such as kswapd waking) and evaluate if a line

@@ -11,7 +11,12 @@
 #  - without swap, reclaim reports file-only and the ladder falls through to
 #    its next step;
 #  - of two hibernated redis, only the one contacted thaws; the other stays
-#    frozen until pressure is relieved.
+#    frozen until pressure is relieved;
+#  - a ladder (medium reclaim, high hibernate, critical term) on a redis:
+#    at critical the hibernated redis is thawed, gets its SIGTERM and exits;
+#  - a memcached alone in a cgroup2 group is reclaimed through the group's
+#    memory.reclaim where cgroup2 has the memory controller, by process
+#    (saying why) where not, or where a stranger shares the group.
 . "$(dirname "$0")/../lib/common.sh"
 require_root
 require_built
@@ -22,7 +27,7 @@ for prog in redis-server redis-cli memcached python3 jq mkswap swapon swapoff; d
 done
 
 base=$((20000 + ($$ * 7) % 20000))
-P_R=$base P_MC=$((base + 1)) P_R1=$((base + 2)) P_R2=$((base + 3))
+P_R=$base P_MC=$((base + 1)) P_R1=$((base + 2)) P_R2=$((base + 3)) P_RL=$((base + 4)) P_MG=$((base + 5))
 
 status_json() { "$MEMSHED" status --json; }
 field() { status_json | jq -r --arg n "$1" ".components[] | select(.name == \$n) | .$2"; }
@@ -37,38 +42,10 @@ is_frozen() { # COMPONENT
 	done
 	return 1
 }
-# unload NAME: retried while a round of unloads is in progress.
-unload() {
-	local i out
-	for ((i = 0; i < 50; i++)); do
-		out=$("$MEMSHED" unload "$1" 2>&1) && return 0
-		[[ $out == *"in progress"* ]] || { echo "$out" >&2; return 1; }
-		sleep 0.2
-	done
-	return 1
-}
-
 # ------------------------------------------------------------ swap of our own
 
 host_swap=$(swapon --show=NAME --noheadings | wc -l)
-swapfile=/var/tmp/memshed-gentle-$$.swap
-swap_on() {
-	swapon "$swapfile"
-}
-swap_off() {
-	swapon --show=NAME --noheadings | grep -qxF "$swapfile" || return 0
-	swapoff "$swapfile"
-}
-rm -f "$swapfile"
-on_exit rm -f "$swapfile"
-if ! { fallocate -l 768M "$swapfile" 2>/dev/null ||
-	dd if=/dev/zero of="$swapfile" bs=1M count=768 status=none; }; then
-	skip_all "cannot create a swapfile under /var/tmp"
-fi
-chmod 600 "$swapfile"
-mkswap -q "$swapfile" >/dev/null || skip_all "mkswap $swapfile failed"
-on_exit swap_off
-swap_on || skip_all "swapon $swapfile failed (no swap support?)"
+swap_create swapfile 768 || skip_all "cannot make a swapfile of our own (see above)"
 note "swap: ours 768 MiB, the host's own: $host_swap device(s)"
 
 conf_common() {
@@ -90,6 +67,15 @@ event_log = $dir/events.ring
 CONF
 }
 
+# daemon_labelled CONFIG WHAT: start the daemon and wait until it has labelled
+# the one process the test runs for it.
+daemon_labelled() {
+	daemon_start "$1"
+	daemon_wait_ready || exit 1
+	wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '[.components[].nr_pids] | add') == 1 ]]" ||
+		fail setup "$2 was not labelled"
+}
+
 # one_comp FILE NAME MATCH ACTION: the common settings and one component.
 one_comp() {
 	{
@@ -108,14 +94,11 @@ spawn redis redis-server --port "$P_R" --bind 127.0.0.1 --save '' --appendonly n
 wait_for 10 redis-cli -p "$P_R" PING || fail setup "redis never answered"
 redis-cli -p "$P_R" DEBUG POPULATE 200000 key 1000 >/dev/null
 want=$(redis-cli -p "$P_R" GET key:1 | md5sum)
-daemon_start "$dir/hib.conf"
-daemon_wait_ready || exit 1
-wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
-	fail setup "redis was not labelled"
+daemon_labelled "$dir/hib.conf" "redis"
 before=$(rss_bytes "$redis")
 log_mark
 t0=${EPOCHREALTIME}
-check hibernate_unload unload cache
+check hibernate_unload memshed_unload cache
 if log_wait 30 '"type":"result".*"component":"cache"'; then
 	res=$(log_grep '"type":"result".*"component":"cache"' | head -1)
 	after=$(rss_bytes "$redis")
@@ -150,6 +133,27 @@ if log_wait 30 '"type":"result".*"component":"cache"'; then
 	fi
 	check thawed_not_frozen bash -c "$(declare -f is_frozen); ! is_frozen cache"
 	check thawed_state_active bash -c "[[ \$('$MEMSHED' status --json | jq -r '.components[0].state') == active ]]"
+	# An operator's `memshed unload` hibernates it again, and again: the second
+	# time what the GET brought back came straight back (refaulted), which
+	# only the daemon's own decisions skip. (A daemon that evaluates rarely:
+	# an evaluation at low pressure forgets the last reclaim.)
+	daemon_stop
+	sed 's/^check_interval = .*/check_interval = 60s/; s/^cooldown = .*/cooldown = 60s/' \
+		"$dir/hib.conf" >"$dir/hib-slow.conf"
+	chmod 600 "$dir/hib-slow.conf"
+	daemon_labelled "$dir/hib-slow.conf" "redis"
+	for n in 2 3; do
+		# The last GET's connection gone first: its FIN arriving after the
+		# sockets are marked would knock (tcp_probe sees every segment).
+		wait_for 5 bash -c "[[ -z \$(ss -Htn 'sport = :$P_R') ]]"
+		log_mark
+		memshed_unload cache &&
+			log_wait 30 '"type":"result".*"component":"cache".*"result":"hibernated"' &&
+			pass "unload_hibernates_again_$n" ||
+			fail "unload_hibernates_again_$n" "no hibernated result: $(log_grep '"type":"(result|knock|thaw)"' | tail -3)"
+		[[ $(timeout 5 redis-cli -p "$P_R" GET key:1 | md5sum) == "$want" ]] ||
+			fail "unload_hibernates_again_$n" "GET after it was not answered right"
+	done
 else
 	fail hibernate_result "no result for cache"
 fi
@@ -158,11 +162,12 @@ kill_tree "$redis"
 
 # ------------------------------------------------------------ reclaim: memcached
 
-one_comp "$dir/rec.conf" mc "comm:memcached" reclaim
+# Matched by its port: another test's memcached on the host is not ours.
+one_comp "$dir/rec.conf" mc "cmdline:^memcached -p $P_MC( |\$)" reclaim
 spawn mc memcached -p "$P_MC" -l 127.0.0.1 -m 256 -U 0 -u nobody
 wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_MC" || fail setup "memcached never listened"
-fill_memcached() {
-	python3 - "$P_MC" <<'PY'
+fill_memcached() { # [PORT]
+	python3 - "${1:-$P_MC}" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 v = b"x" * 1000
@@ -174,8 +179,8 @@ while not buf.endswith(b"END\r\n"):
     buf += s.recv(65536)
 PY
 }
-mc_get() {
-	python3 - "$P_MC" <<'PY'
+mc_get() { # [PORT]
+	python3 - "${1:-$P_MC}" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
 s.sendall(b"get k7\r\n")
@@ -187,27 +192,15 @@ PY
 }
 # After a fill memcached's LRU maintainer moves items between its LRUs for
 # a while, touching them: it is busy, not idle. Wait until it rests.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-wait_quiet() { # PID SECONDS: no CPU time used for 2 s in a row
-	local a b quiet=0 i
-	a=$(cpu_ticks "$1")
-	for ((i = 0; i < $2 && quiet < 2; i++)); do
-		sleep 1
-		b=$(cpu_ticks "$1")
-		((b - a <= 1)) && quiet=$((quiet + 1)) || quiet=0
-		a=$b
-	done
-	((quiet >= 2))
+mc_filled() { # PID PORT
+	fill_memcached "$2"
+	wait_quiet "$1" 60 || note "memcached (port $2) still busy 60 s after the fill"
 }
-fill_memcached
-wait_quiet "$mc" 60 || note "memcached still busy 60 s after the fill"
-daemon_start "$dir/rec.conf"
-daemon_wait_ready || exit 1
-wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
-	fail setup "memcached was not labelled"
+mc_filled "$mc" "$P_MC"
+daemon_labelled "$dir/rec.conf" "memcached"
 before=$(rss_bytes "$mc")
 log_mark
-check reclaim_unload unload mc
+check reclaim_unload memshed_unload mc
 if log_wait 30 '"type":"result".*"component":"mc"'; then
 	res=$(log_grep '"type":"result".*"component":"mc"' | head -1)
 	after=$(rss_bytes "$mc")
@@ -232,7 +225,7 @@ daemon_stop
 if ((host_swap > 0)); then
 	skip noswap_file_only "the host has swap of its own (not ours to turn off)"
 else
-	swap_off
+	swap_off "$swapfile"
 	check noswap_swap_is_off bash -c "! swapon --show --noheadings | grep -q ."
 	before=$(rss_bytes "$mc")
 	# medium at 0.75 of the limit: usage 0.8 of it is medium, not high.
@@ -241,7 +234,7 @@ else
 	cat >>"$dir/noswap.conf" <<CONF
 
 [component mc]
-match = comm:memcached
+match = cmdline:^memcached -p $P_MC( |\$)
 priority = 10
 action = reclaim
 action.high = term
@@ -266,7 +259,7 @@ CONF
 		fail noswap_falls_through "no term after the file-only reclaim"
 	fi
 	daemon_stop
-	swap_on || fail setup "swapon again failed"
+	swap_on "$swapfile" || fail setup "swapon again failed"
 fi
 kill_tree "$mc"
 
@@ -302,8 +295,8 @@ daemon_wait_ready || exit 1
 wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '[.components[].nr_pids] | add') == 2 ]]" ||
 	fail setup "r1 and r2 were not labelled"
 log_mark
-check two_unload_r1 unload r1
-check two_unload_r2 unload r2
+check two_unload_r1 memshed_unload r1
+check two_unload_r2 memshed_unload r2
 if log_wait 20 '"type":"result".*"component":"r2"'; then
 	check two_both_frozen bash -c "$(declare -f is_frozen); is_frozen r1 && is_frozen r2"
 	log_mark
@@ -329,6 +322,124 @@ else
 fi
 daemon_stop
 
+# ------------------------------------------------------------ a ladder up to critical: term ends a hibernated one
+
+# medium reclaim, high hibernate, critical term, driven by a ballast that
+# grows in steps in the test's memory cgroup (usage 0.8, 0.9, 1.0 of the
+# limit). At critical the hibernated redis must be thawed first, so that
+# its SIGTERM is delivered and it exits by itself: frozen, it could only
+# be SIGKILLed after grace ("killed", not "exited").
+conf_common | sed "s|^total_limit = .*|total_limit = 200M\nusage_source = cgroup:$cg|" >"$dir/ladder.conf"
+cat >>"$dir/ladder.conf" <<CONF
+
+[component ladder]
+match = cmdline:^redis-server 127\.0\.0\.1:$P_RL( |\$)
+priority = 10
+action.medium = reclaim
+action.high = hibernate
+action.critical = term
+grace = 10s
+CONF
+chmod 600 "$dir/ladder.conf"
+spawn rl redis-server --port "$P_RL" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local \
+	--daemonize no --logfile "$dir/rl.log"
+wait_for 10 redis-cli -p "$P_RL" PING || fail setup "redis (ladder) never answered"
+redis-cli -p "$P_RL" DEBUG POPULATE 20000 key 1000 >/dev/null
+daemon_labelled "$dir/ladder.conf" "the ladder's redis"
+ladder_step() { # NAME MiB LEVEL ACTION RESULT: ballast of MiB more, then LEVEL's step
+	log_mark
+	memcg_spawn "$1" "$cg" "$HELPERS/memhog" --anon "$2" --comm ballast
+	if log_wait 30 "\"type\":\"result\".*\"component\":\"ladder\".*\"action\":\"$4\""; then
+		res=$(log_grep "\"type\":\"result\".*\"component\":\"ladder\".*\"action\":\"$4\"" | head -1)
+		check "ladder_${3}_$4" grep -q "\"result\":\"$5\".*\"pressure_level\":\"$3\"" <<<"$res"
+	else
+		fail "ladder_${3}_$4" "no $4 result at $3 (level: $(status_json | jq -r .level))"
+		return 1
+	fi
+}
+if ladder_step lb1 160 medium reclaim reclaimed && ladder_step lb2 20 high hibernate hibernated; then
+	check ladder_hibernated_frozen is_frozen ladder
+	if ladder_step lb3 20 critical term exited; then
+		check ladder_term_in_grace awk -v d="$(jfield "$res" duration_ms)" 'BEGIN { exit !(d < 10000) }'
+		check ladder_thawed_first grep -q '"type":"thaw".*"component":"ladder".*"cause":"the ladder.s next step ends it"' \
+			< <(tail -c +$((LOG_MARK + 1)) "$DAEMON_LOG")
+		check ladder_sigterm_handled grep -q 'Received SIGTERM' "$dir/rl.log"
+		check ladder_redis_gone bash -c "$(declare -f pid_alive); ! pid_alive $rl"
+		check ladder_no_group_frozen bash -c "$(declare -f is_frozen); ! is_frozen ladder"
+	fi
+fi
+daemon_stop
+kill_tree "$rl"
+for b in lb1 lb2 lb3; do [[ -n ${!b:-} ]] && kill_tree "${!b}"; done
+
+# ------------------------------------------------------------ memory.reclaim: memcached owns a cgroup2 memcg
+
+# memcached alone in a cgroup2 group of the test's: where cgroup2 has the
+# memory controller, reclaim goes through the group's memory.reclaim
+# (memory.current drops); where it has not (hybrid hosts: the controller
+# is bound to v1), or another process shares the group, it pages out by
+# process, and the result says why.
+v2mnt=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
+if [[ -z $v2mnt ]]; then
+	skip_host memcg_reclaim "no cgroup2 is mounted"
+else
+	memcg_v2=false
+	grep -qw memory "$v2mnt/cgroup.controllers" && memcg_v2=true
+	mgparent=$v2mnt/memshed-test-$$ mg=$v2mnt/memshed-test-$$/mc
+	v2_groups_remove() {
+		local d p
+		for d in "$mg" "$mgparent"; do
+			[[ -d $d ]] || continue
+			while read -r p; do echo "$p" >"$v2mnt/cgroup.procs"; done <"$d/cgroup.procs"
+			rmdir "$d"
+		done
+	} 2>/dev/null
+	mkdir -p "$mg" && on_exit v2_groups_remove
+	if $memcg_v2; then
+		grep -qw memory "$v2mnt/cgroup.subtree_control" ||
+			echo +memory >"$v2mnt/cgroup.subtree_control"
+		echo +memory >"$mgparent/cgroup.subtree_control"
+	fi
+	one_comp "$dir/mg.conf" mg "cmdline:^memcached -p $P_MG( |\$)" reclaim
+	memcg_spawn mgd "$mg" memcached -p "$P_MG" -l 127.0.0.1 -m 256 -U 0 -u nobody
+	wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_MG" || fail setup "memcached (mg) never listened"
+	mc_filled "$mgd" "$P_MG"
+	daemon_labelled "$dir/mg.conf" "memcached (mg)"
+	before=$(rss_bytes "$mgd")
+	log_mark
+	if memshed_unload mg && log_wait 30 '"type":"result".*"component":"mg"'; then
+		res=$(log_grep '"type":"result".*"component":"mg"' | head -1)
+		after=$(rss_bytes "$mgd")
+		note "memcached in its own cgroup: RSS $(mib "$before") MiB -> $(mib "$after") MiB;" \
+			"via $(jfield "$res" via), memcg $(jfield "$res" memcg_before_bytes) ->" \
+			"$(jfield "$res" memcg_after_bytes) B; $(jfield "$res" why_not_memory_reclaim)"
+		check memcg_reclaim_rss_drops test $((after * 10)) -le $((before * 3))
+		check memcg_reclaim_keeps_serving mc_get "$P_MG"
+		if $memcg_v2; then
+			check memcg_reclaim_used grep -q "\"via\":\"memory.reclaim\",\"memcg\":\"$mg\"" <<<"$res"
+			check memcg_reclaim_current_drops awk -v b="$(jfield "$res" memcg_before_bytes)" \
+				-v a="$(jfield "$res" memcg_after_bytes)" 'BEGIN { exit !(a * 10 <= b * 3) }'
+		else
+			check memcg_reclaim_says_why grep -q '"via":"process_madvise","why_not_memory_reclaim":"the memory controller is not enabled for its cgroup"' <<<"$res"
+			skip_host memcg_reclaim_used "cgroup2 at $v2mnt has no memory controller (a hybrid host: it is bound to the v1 hierarchy); memory.reclaim is checked on pure cgroup2 hosts"
+		fi
+	else
+		fail memcg_reclaim_rss_drops "no result for mg"
+	fi
+	# A stranger in the group: it is not the component's to reclaim.
+	memcg_spawn stranger "$mg" sleep 600
+	log_mark
+	if memshed_unload mg && log_wait 30 '"type":"result".*"component":"mg"'; then
+		check memcg_shared_by_process grep -q '"via":"process_madvise","why_not_memory_reclaim":"other processes share its cgroup"' \
+			< <(log_grep '"type":"result".*"component":"mg"')
+	else
+		fail memcg_shared_by_process "no result for mg"
+	fi
+	daemon_stop
+	kill_tree "$stranger"
+	kill_tree "$mgd"
+fi
+
 # ------------------------------------------------------------ freeze records (issue 11 item 6)
 
 # A frozen group is recorded under /run/memshed/frozen with its owner; a
@@ -347,7 +458,7 @@ owner=$DAEMON_PID
 wait_for 5 bash -c "[[ \$('$MEMSHED' status --json | jq '.components[0].nr_pids') == 1 ]]" ||
 	fail setup "fzd was not labelled"
 log_mark
-check freeze_unload unload fzd
+check freeze_unload memshed_unload fzd
 if log_wait 10 '"type":"result".*"component":"fzd".*"result":"frozen"'; then
 	res=$(log_grep '"type":"result".*"component":"fzd"' | head -1)
 	check freeze_frees_nothing grep -q '"memory_freed_bytes":0,' <<<"$res"

@@ -12,6 +12,9 @@
 #   wait_for TIMEOUT_S CMD...  poll CMD every 50 ms until it succeeds (0) or TIMEOUT_S passes (1);
 #                            CMD may be a shell function; its output is discarded
 #   note MSG                 "# MSG" (ignored by the counter)
+#   skip_host NAME MSG       SKIP, even with CI=true: the host lacks a kernel facility no package
+#                            or setup provides (e.g. the memory controller on cgroup2 of a hybrid
+#                            host); MSG says which. A missing package or tool is a plain skip.
 #   skip_all MSG             SKIP (CI: FAIL) the whole script and exit
 #   require_root             skip_all unless root and /sys/kernel/btf/vmlinux is readable
 #   require_built            skip_all unless $MEMSHED and the helpers are built
@@ -42,6 +45,14 @@
 #   psi_some_total           /proc/pressure/memory "some" total, in microseconds
 #   proc_status_kib PID FIELD  e.g. VmRSS, RssAnon: the value in kB from /proc/PID/status
 #   pid_alive PID            running (exists and not a zombie)
+#   wait_quiet PID SECONDS   until PID used no CPU time for 2 s in a row (1 if not within SECONDS):
+#                            e.g. memcached's LRU maintainer, busy for a while after a fill
+#
+# Swap of the test's own (swap the host has is never touched):
+#   swap_create VAR MiB      a swapfile under /var/tmp, made and swapped on; its path in VAR;
+#                            swapoff and removal registered. Returns 1 if the host cannot (no
+#                            room, no swap support; the file still goes at exit): the caller skips
+#   swap_off FILE | swap_on FILE  take it out of use (a no-op if it is not in use) / back in
 #
 # The daemon:
 #   MEMSHED, HELPERS         build/memshed and build/tests/helpers of this tree (absolute paths;
@@ -56,6 +67,7 @@
 #   log_mark                 later log_wait/log_grep look only at what the log gets after this
 #   log_wait TIMEOUT_S ERE [FILE]  until grep -E matches in $DAEMON_LOG (or FILE) past the mark
 #   log_grep ERE [FILE]      print the matching lines past the mark
+#   memshed_unload NAME      `memshed unload NAME`, retried (10 s) while a round is in progress
 #
 # Needs bash >= 4.4. The library sets -u; it does not set -e.
 
@@ -114,6 +126,12 @@ skip() {
 		printf 'SKIP %s: %s\n' "$1" "$(_oneline "${2:-skipped}")"
 		echo S >>"$_RESULTS_FILE"
 	fi
+	return 0
+}
+
+skip_host() {
+	printf 'SKIP %s: %s\n' "$1" "$(_oneline "${2:-skipped}")"
+	echo S >>"$_RESULTS_FILE"
 	return 0
 }
 
@@ -256,6 +274,20 @@ proc_status_kib() {
 	return 1
 }
 
+_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+wait_quiet() {
+	local a b quiet=0 i
+	a=$(_cpu_ticks "$1")
+	for ((i = 0; i < $2 && quiet < 2; i++)); do
+		sleep 1
+		b=$(_cpu_ticks "$1")
+		((b - a <= 1)) && quiet=$((quiet + 1)) || quiet=0
+		a=$b
+	done
+	((quiet >= 2))
+}
+
 # _session_pids ID: pids whose process group or session is ID.
 _session_pids() {
 	local p s st _pp pgrp sid
@@ -332,6 +364,32 @@ _tmpdir_remove() {
 		return 0
 	fi
 	rm -rf -- "$1"
+}
+
+# ---------------------------------------------------------------- swap
+
+swap_on() { swapon "$1"; }
+
+swap_off() {
+	swapon --show=NAME --noheadings | grep -qxF "$1" || return 0
+	swapoff "$1"
+}
+
+swap_create() {
+	local __var=$1 __file
+	__file=$(mktemp /var/tmp/memshed-swap.XXXXXX) || return 1
+	on_exit rm -f "$__file"
+	if ! { fallocate -l "$2M" "$__file" 2>/dev/null ||
+		dd if=/dev/zero of="$__file" bs=1M count="$2" status=none; }; then
+		echo "swap_create: cannot make a $2 MiB file under /var/tmp" >&2
+		rm -f "$__file"
+		return 1
+	fi
+	chmod 600 "$__file"
+	mkswap -q "$__file" >/dev/null || { echo "swap_create: mkswap $__file failed" >&2; return 1; }
+	on_exit swap_off "$__file"
+	swap_on "$__file" || { echo "swap_create: swapon $__file failed (no swap support?)" >&2; return 1; }
+	printf -v "$__var" '%s' "$__file"
 }
 
 # ---------------------------------------------------------------- memory cgroups
@@ -615,4 +673,15 @@ log_wait() {
 
 log_grep() {
 	grep -E -e "$1" < <(tail -c +"$((LOG_MARK + 1))" "${2:-$DAEMON_LOG}")
+}
+
+memshed_unload() {
+	local i out
+	for ((i = 0; i < 50; i++)); do
+		out=$("$MEMSHED" unload "$1" 2>&1) && return 0
+		[[ $out == *"in progress"* ]] || { echo "$out" >&2; return 1; }
+		sleep 0.2
+	done
+	echo "$out" >&2
+	return 1
 }
