@@ -408,6 +408,7 @@ static void round_finish(struct daemon *d)
 {
 	struct round *r = &d->round;
 	uint64_t now = now_mono_ns();
+	bool frozen;
 
 	registry_refresh(&d->reg, now);
 	for (int i = 0; i < r->nr_jobs; i++) {
@@ -419,10 +420,11 @@ static void round_finish(struct daemon *d)
 			snprintf(job->error, sizeof(job->error), "round timed out after %.1fs",
 				 (now - r->started_ns) / 1e9);
 		}
-		if (c && job->result == JOB_FROZEN)
-			c->state = COMP_FROZEN;
-		else if (c && job->result == JOB_HIBERNATED)
-			c->state = COMP_HIBERNATED;
+		/* Frozen still: a knock in the settle second thawed it already. */
+		frozen = c && (job->result == JOB_FROZEN || job->result == JOB_HIBERNATED) &&
+			 freezer_is_frozen(&d->act.freezer, c->cfg->name);
+		if (frozen)
+			c->state = job->result == JOB_FROZEN ? COMP_FROZEN : COMP_HIBERNATED;
 		else if (c && c->state == COMP_UNLOADING)
 			c->state = c->nr_procs ? COMP_ACTIVE : COMP_UNLOADED;
 		if (c && (job->result == JOB_RECLAIMED || job->result == JOB_HIBERNATED)) {

@@ -55,8 +55,7 @@ cg_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
 rel=${own#"$mnt"}
 answers() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; printf 'version\r\n' >&3; head -c 7 <&3" | grep -q VERSION; }
 frozen_own() { grep -q '^frozen 1' "$own/cgroup.events"; }
-# A round (of the last unload or thaw) may still be measuring: ask again.
-unload() { wait_for 10 "$MEMSHED" unload "$comp"; }
+unload() { memshed_unload "$comp"; }	# again while a round measures
 labelled() { "$MEMSHED" status --json | jq -e --arg n "$comp" '.components[] | select(.name == $n and .nr_pids >= 1)' >/dev/null; }
 
 daemon_start "$dir/memshed.conf"

@@ -27,7 +27,7 @@ for prog in redis-server redis-cli memcached python3 jq mkswap swapon swapoff; d
 done
 
 base=$((20000 + ($$ * 7) % 20000))
-P_R=$base P_MC=$((base + 1)) P_R1=$((base + 2)) P_R2=$((base + 3)) P_RL=$((base + 4)) P_MG=$((base + 5))
+P_R=$base P_MC=$((base + 1)) P_R1=$((base + 2)) P_R2=$((base + 3)) P_RL=$((base + 4)) P_MG=$((base + 5)) P_S=$((base + 6))
 
 status_json() { "$MEMSHED" status --json; }
 field() { status_json | jq -r --arg n "$1" ".components[] | select(.name == \$n) | .$2"; }
@@ -439,6 +439,30 @@ else
 	kill_tree "$stranger"
 	kill_tree "$mgd"
 fi
+
+# ------------------------------------------------------------ a knock in the second after the page-out
+
+# A round measures what a hibernation freed a second after its page-out
+# ends. A client that knocks in that second thaws the component; the end of
+# the round must not mark it hibernated again (status would say so, and the
+# knock probe would stay attached). A small redis pages out in milliseconds,
+# so a PING 300 ms after the unload lands in that second.
+one_comp "$dir/settle.conf" settle "cmdline:^redis-server 127\\.0\\.0\\.1:$P_S( |\$)" hibernate
+spawn rs redis-server --port "$P_S" --bind 127.0.0.1 --save '' --appendonly no \
+	--daemonize no --logfile "$dir/rs.log"
+wait_for 10 redis-cli -p "$P_S" PING || fail setup "redis $P_S never answered"
+daemon_labelled "$dir/settle.conf" "redis"
+log_mark
+check settle_unload memshed_unload settle
+sleep 0.3
+check settle_ping_answered timeout 5 redis-cli -p "$P_S" PING
+log_wait 10 '"type":"result".*"component":"settle"' || fail settle_result "no result for settle"
+check settle_thawed_by_access log_wait 1 '"type":"thaw".*"component":"settle".*"cause":"access"'
+check settle_state_active test "$(field settle state)" = active
+not_frozen() { ! is_frozen "$1"; }
+check settle_not_frozen not_frozen settle
+daemon_stop
+kill_tree "$rs"
 
 # ------------------------------------------------------------ freeze records (issue 11 item 6)
 
