@@ -135,6 +135,19 @@ static __always_inline struct memshed_conn_key conn_key(const struct sock *sk)
 	return k;
 }
 
+/* Does the segment carry data? skb->data is at the TCP header here; its
+ * length is the data offset (the high nibble of byte 12) in words. An ACK
+ * or a FIN alone (a client closing an idle connection) is no request. */
+static __always_inline bool has_payload(const struct sk_buff *skb)
+{
+	unsigned char *th = BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, transport_header);
+	__u8 doff = 0;
+
+	if (bpf_probe_read_kernel(&doff, sizeof(doff), th + 12))
+		return true;	/* unreadable: better a thaw than a lost request */
+	return BPF_CORE_READ(skb, len) > (__u32)(doff >> 4) * 4;
+}
+
 /* Data for an established connection (attached only while a component is
  * hibernated: this runs for every TCP segment the host receives). */
 SEC("tp_btf/tcp_probe")
@@ -146,7 +159,7 @@ int BPF_PROG(handle_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 
 	comp_id = bpf_map_lookup_elem(&conns, &k);
 	c = comp_id ? comp_of(*comp_id) : NULL;
-	if (c)
+	if (c && has_payload(skb))
 		knock(*comp_id, c, sk, MEMSHED_KNOCK_DATA);
 	return 0;
 }

@@ -27,7 +27,7 @@ for prog in redis-server redis-cli memcached python3 jq mkswap swapon swapoff; d
 done
 
 base=$((20000 + ($$ * 7) % 20000))
-P_R=$base P_MC=$((base + 1)) P_R1=$((base + 2)) P_R2=$((base + 3)) P_RL=$((base + 4)) P_MG=$((base + 5)) P_S=$((base + 6))
+P_R=$base P_MC=$((base + 1)) P_R1=$((base + 2)) P_R2=$((base + 3)) P_RL=$((base + 4)) P_MG=$((base + 5)) P_S=$((base + 6)) P_F=$((base + 7))
 
 status_json() { "$MEMSHED" status --json; }
 field() { status_json | jq -r --arg n "$1" ".components[] | select(.name == \$n) | .$2"; }
@@ -463,6 +463,31 @@ not_frozen() { ! is_frozen "$1"; }
 check settle_not_frozen not_frozen settle
 daemon_stop
 kill_tree "$rs"
+
+# ------------------------------------------------------------ a client that leaves is no knock
+
+# An idle client's connection is open when redis hibernates; the client
+# then closes it: a FIN (and ACKs) with no data. That is no request, so the
+# component stays hibernated; a real request on a new connection thaws it.
+one_comp "$dir/fin.conf" fin "cmdline:^redis-server 127\\.0\\.0\\.1:$P_F( |\$)" hibernate
+spawn rf redis-server --port "$P_F" --bind 127.0.0.1 --save '' --appendonly no \
+	--daemonize no --logfile "$dir/rf.log"
+wait_for 10 redis-cli -p "$P_F" PING || fail setup "redis $P_F never answered"
+daemon_labelled "$dir/fin.conf" "redis"
+spawn idle_client bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_F; exec sleep 1000"	# holds it open
+sleep 0.5
+log_mark
+check fin_unload memshed_unload fin
+log_wait 10 '"type":"result".*"component":"fin".*"result":"hibernated"' ||
+	fail fin_result "no hibernated result: $(log_grep '"type":"(result|thaw)"' | tail -2)"
+kill_tree "$idle_client"	# its connection closes: FIN, no data
+sleep 1.5
+check fin_no_knock bash -c "! grep -q '\"type\":\"knock\".*\"component\":\"fin\"' <(tail -c +$((LOG_MARK + 1)) '$DAEMON_LOG')"
+check fin_stays_hibernated test "$(field fin state)" = hibernated
+check fin_request_thaws timeout 5 redis-cli -p "$P_F" PING
+check fin_thawed_by_access log_wait 5 '"type":"thaw".*"component":"fin".*"cause":"access"'
+daemon_stop
+kill_tree "$rf"
 
 # ------------------------------------------------------------ freeze records (issue 11 item 6)
 
