@@ -666,6 +666,12 @@ int daemon_run(const struct run_opts *opts)
 
 	if (!d)
 		return RUN_EXIT_ERROR;
+	/* mlockall makes malloc_trim unable to give back free pages inside
+	 * the heap, and glibc raises its mmap threshold to the largest block
+	 * freed (the kernel's BTF: megabytes), so the scans' process lists
+	 * would be carved from the heap and leave it holed. A fixed threshold
+	 * keeps every large buffer in a mapping of its own, unmapped when freed. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 10);
 	d->opts = *opts;
 	d->started_ns = now_mono_ns();
 	d->epfd = d->sigfd = d->timerfd = d->ctl.listen_fd = -1;
