@@ -96,6 +96,7 @@ struct eventring {
 	uint8_t *data;
 	uint64_t dsize;		/* D */
 	char *buf;		/* private copy of one payload, D + 1 bytes */
+	uint64_t page_size;
 };
 
 enum { ITEM_BAD, ITEM_RECORD, ITEM_WRAP };
@@ -231,6 +232,23 @@ uint64_t eventring_next_seq(struct eventring *r)
 }
 
 /*
+ * The writer keeps mapped only the header and the page holding data offset
+ * KEEP (where it writes next): a lap of records would otherwise stay in its
+ * resident set, and locked there by the daemon's mlockall. The bytes stay
+ * in the page cache, where readers and a crash find them as before.
+ */
+static void ring_let_go(struct eventring *r, uint64_t keep)
+{
+	uint64_t ps = r->page_size, lo = (RING_DATA_OFF + ps - 1) & ~(ps - 1);
+	uint64_t at = (RING_DATA_OFF + keep) & ~(ps - 1), end = r->size & ~(ps - 1);
+
+	if (at > lo)
+		madvise(r->map + lo, at - lo, MADV_DONTNEED);
+	if (at + ps < end)
+		madvise(r->map + at + ps, end - at - ps, MADV_DONTNEED);
+}
+
+/*
  * Drop the oldest items that the bytes [head, end) will overwrite: the byte
  * at stream position x takes the place of the one at x - D. The tail is
  * published before any byte is written (see ring_walk).
@@ -287,6 +305,8 @@ int eventring_append(struct eventring *r, const char *json, size_t len)
 	/* Readers walk up to head: the record must be whole before it moves. */
 	store_release(&r->hdr->head, end);
 	store_release(&r->hdr->next_seq, seq + 1);
+	if ((RING_DATA_OFF + off) / r->page_size != (RING_DATA_OFF + end % r->dsize) / r->page_size)
+		ring_let_go(r, end % r->dsize);
 	return 0;
 }
 
@@ -342,6 +362,11 @@ static int ring_map(int fd, uint64_t size, bool writable, struct eventring **ret
 	r->hdr = (struct ring_header *)r->map;
 	r->data = r->map + RING_DATA_OFF;
 	r->dsize = size - RING_DATA_OFF;
+	r->page_size = sysconf(_SC_PAGESIZE);
+	/* The writer's data pages are let go of as it moves on (ring_let_go):
+	 * the kernel refuses that for locked pages. */
+	if (writable && size > r->page_size)
+		munlock(r->map + r->page_size, size - r->page_size);
 	r->buf = malloc(r->dsize + 1);
 	if (!r->buf) {
 		munmap(r->map, size);
@@ -473,6 +498,7 @@ int eventring_open(const char *path, uint64_t size, struct eventring **ret,
 	if (ret_code)
 		goto cleanup;
 	ring_recover(r);
+	ring_let_go(r, r->hdr->head % r->dsize);	/* recovery read every record */
 	*ret = r;
 	if (ret_recreated)
 		*ret_recreated = recreated;
