@@ -69,6 +69,24 @@ static void loader_select_programs(struct memshed *skel, const char *btf_path)
 	btf__free(vmlinux);
 }
 
+/*
+ * The kernel programs' object (memshed.bpf.o, 180 KiB in .rodata) is read
+ * only while loading: let go of its pages. They are file pages never
+ * written, so a read after this would only fault in the same bytes; they
+ * are never read again, so they need not stay locked either.
+ */
+static void loader_release_object(void)
+{
+	uintptr_t ps = sysconf(_SC_PAGESIZE), lo, hi;
+	size_t sz;
+	const void *p = memshed__elf_bytes(&sz);
+
+	lo = ((uintptr_t)p + ps - 1) & ~(ps - 1);
+	hi = ((uintptr_t)p + sz) & ~(ps - 1);
+	if (hi > lo && munlock((void *)lo, hi - lo) == 0)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static enum loader_error loader_classify(int err)
 {
 	if (err == -EPERM || err == -EACCES)
@@ -243,6 +261,7 @@ int loader_start(struct loader *ld, const struct loader_opts *o,
 		loader_explain(*ret_why, err, "cannot load");
 		goto fail;
 	}
+	loader_release_object();
 	err = loader_attach(ld, o);
 	if (err) {
 		*ret_why = loader_classify(err);
