@@ -375,6 +375,9 @@ static int start_bpf(struct daemon *d)
 		.rss_mode = d->cfg->rss_mode,
 		.btf_path = d->opts.btf_path,
 		.verbose = d->opts.verbose,
+		/* For the benchmark (bench/run, scale): a flood then measures how
+		 * many events the daemon's side takes, not the kernel's limit. */
+		.info_unlimited = getenv("MEMSHED_BENCH_INFO_UNLIMITED") != NULL,
 	};
 	enum loader_error why;
 
@@ -383,6 +386,8 @@ static int start_bpf(struct daemon *d)
 			 "usage_source system/cgroup and PSI only");
 		return 0;
 	}
+	if (lo.info_unlimited)
+		log_warn("MEMSHED_BENCH_INFO_UNLIMITED: informational events are not limited per user");
 	if (loader_start(&d->ld, &lo, on_kernel_event, d, &why) == 0) {
 		d->bpf = true;
 		/* Loading parsed the kernel's BTF (megabytes): give it back. */

@@ -19,6 +19,7 @@ struct loader_opts {
 	uint32_t fault_period;		/* rss_mode auto: page faults between samples */
 	const char *btf_path;		/* NULL: the running kernel's */
 	bool verbose;			/* show libbpf's own messages */
+	bool info_unlimited;		/* the benchmark's: no per-user limit on info events */
 };
 
 typedef int (*loader_event_fn)(void *ctx, const struct memshed_event *e);
