@@ -17,6 +17,10 @@
  *   procs ballast MiB READY_FILE      hold MiB of unreclaimable memory (a
  *                                     memfd, fallocate()d: shmem, no swap
  *                                     here) until killed, which frees it
+ *   procs ringfill PATH MiB           write an event ring of MiB at PATH
+ *                                     with a lap and a half of notice
+ *                                     records (an hour of events): the
+ *                                     daemon recovers it by reading each
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -30,6 +34,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "eventring.h"
 
 static double now_s(void)
 {
@@ -134,6 +139,31 @@ static int ballast(double mib, const char *ready)
 		pause();
 }
 
+static int ringfill(const char *path, double mib)
+{
+	uint64_t size = (uint64_t)(mib * 1048576), written = 0;
+	struct eventring *r;
+	char rec[512];
+	int err = eventring_open(path, size, &r, NULL), n;
+
+	if (err) {
+		fprintf(stderr, "ringfill %s: %s\n", path, strerror(-err));
+		return 1;
+	}
+	for (uint64_t i = 0; written < size * 3 / 2; i++, written += n + 24) {
+		n = snprintf(rec, sizeof(rec), "{\"ts\":\"2026-01-01T00:00:00.000Z\",\"ts_ns\":%llu,"
+			     "\"type\":\"notice\",\"msg\":\"bench ringfill: record %llu of an hour "
+			     "of events, as long as a candidates record with a few components\"}",
+			     (unsigned long long)i, (unsigned long long)i);
+		if ((err = eventring_append(r, rec, n))) {
+			fprintf(stderr, "ringfill %s: %s\n", path, strerror(-err));
+			break;
+		}
+	}
+	eventring_close(r);
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "now")) {
@@ -149,7 +179,10 @@ int main(int argc, char **argv)
 		return storm(argv[2], argv[3], atof(argv[4]), atoi(argv[5]));
 	if (argc == 4 && !strcmp(argv[1], "ballast"))
 		return ballast(atof(argv[2]), argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "ringfill"))
+		return ringfill(argv[2], atof(argv[3]));
 	fprintf(stderr, "usage: procs now | sleepers N COMM READY_FILE | "
-		"storm fork|rename COMM SECONDS WORKERS | ballast MiB READY_FILE\n");
+		"storm fork|rename COMM SECONDS WORKERS | ballast MiB READY_FILE | "
+		"ringfill PATH MiB\n");
 	return 2;
 }

@@ -929,7 +929,10 @@ void config_init_defaults(struct config *cfg)
 		.idle_window_ns = NSEC_PER_SEC,
 		/* The fastest growth measured on 2 cores (THP, warm): 19 GiB/s. */
 		.max_growth_rate = 20ULL << 30,
-		.ringbuf_size = 256 << 10,
+		/* The info ring: 682 records of 96 bytes, the burst of ten users
+		 * at once (the kernel lets a user through 64, then 200/s); the
+		 * consumer's mapping of a ring is resident whole, twice its size. */
+		.ringbuf_size = 64 << 10,
 		.stall_threshold_ns = 10 * NSEC_PER_MSEC,
 		.psi = {
 			[LEVEL_MEDIUM] = { .some_pct = 5, .full_pct = 0 },

@@ -328,6 +328,8 @@ static void client_drop(struct control_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	free(c->buf);
+	c->buf = NULL;
 	c->follow = false;
 	c->answered = false;
 	c->want_out = false;
@@ -375,6 +377,8 @@ int control_accept(struct control_server *s, uint64_t now_ns)
 	struct control_client *free_slot = NULL;
 	struct ucred cred = { .uid = (uid_t)-1 };
 	socklen_t clen = sizeof(cred);
+	bool allowed;
+	char *buf;
 	int used = 0;
 
 	if (fd < 0)
@@ -389,14 +393,17 @@ int control_accept(struct control_server *s, uint64_t now_ns)
 	}
 	/* The last CONTROL_ROOT_RESERVED slots are root's: a flood of clients
 	 * (or followers) of other users never locks root out. */
-	if (free_slot && (cred.uid == 0 || used < CONTROL_MAX_CLIENTS - CONTROL_ROOT_RESERVED)) {
+	allowed = free_slot && (cred.uid == 0 || used < CONTROL_MAX_CLIENTS - CONTROL_ROOT_RESERVED);
+	buf = allowed ? malloc(CONTROL_MAX_REQUEST + 1) : NULL;
+	if (buf) {
 		*free_slot = (struct control_client){ .fd = fd, .uid = cred.uid,
-						     .accepted_ns = now_ns };
+						     .accepted_ns = now_ns, .buf = buf };
 		return fd;
 	}
-	refuse(s, cred.uid, free_slot ? "the slots left are reserved for root" :
-	       "all slots are taken");
-	refuse_line(fd, EBUSY, "too many control clients; try again later");
+	refuse(s, cred.uid, !free_slot ? "all slots are taken" : !allowed ?
+	       "the slots left are reserved for root" : "out of memory");
+	refuse_line(fd, EBUSY, allowed ? "out of memory; try again later" :
+		    "too many control clients; try again later");
 	close(fd);
 	return -1;
 }
@@ -556,11 +563,11 @@ void control_on_client(struct control_server *s, int fd)
 	c->len += n;
 	/*
 	 * Fuzzing fix (tests/fuzz/fuzz_control.c, UBSan): c->len reaches
-	 * CONTROL_MAX_REQUEST + 1 = sizeof(c->buf) when a client sends one byte
-	 * too many; the NUL then went one past the end of buf. Requests are
-	 * parsed by length, so the terminator is only a courtesy.
+	 * CONTROL_MAX_REQUEST + 1 = the size of c->buf when a client sends one
+	 * byte too many; the NUL then went one past the end of buf. Requests
+	 * are parsed by length, so the terminator is only a courtesy.
 	 */
-	if (c->len < sizeof(c->buf))
+	if (c->len < CONTROL_MAX_REQUEST + 1)
 		c->buf[c->len] = '\0';
 	nl = memchr(c->buf, '\n', c->len);
 	if (nl) {

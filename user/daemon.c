@@ -403,6 +403,9 @@ static int start_bpf(struct daemon *d)
 		.rss_mode = d->cfg->rss_mode,
 		.btf_path = d->opts.btf_path,
 		.verbose = d->opts.verbose,
+		/* For the benchmark (bench/run, scale): a flood then measures how
+		 * many events the daemon's side takes, not the kernel's limit. */
+		.info_unlimited = getenv("MEMSHED_BENCH_INFO_UNLIMITED") != NULL,
 	};
 	enum loader_error why;
 
@@ -411,6 +414,8 @@ static int start_bpf(struct daemon *d)
 			 "usage_source system/cgroup and PSI only");
 		return 0;
 	}
+	if (lo.info_unlimited)
+		log_warn("MEMSHED_BENCH_INFO_UNLIMITED: informational events are not limited per user");
 	if (loader_start(&d->ld, &lo, on_kernel_event, d, &why) == 0) {
 		d->bpf = true;
 		/* Loading parsed the kernel's BTF (megabytes): give it back. */
@@ -695,6 +700,12 @@ int daemon_run(const struct run_opts *opts)
 
 	if (!d)
 		return RUN_EXIT_ERROR;
+	/* mlockall makes malloc_trim unable to give back free pages inside
+	 * the heap, and glibc raises its mmap threshold to the largest block
+	 * freed (the kernel's BTF: megabytes), so the scans' process lists
+	 * would be carved from the heap and leave it holed. A fixed threshold
+	 * keeps every large buffer in a mapping of its own, unmapped when freed. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 10);
 	d->opts = *opts;
 	d->started_ns = now_mono_ns();
 	d->epfd = d->sigfd = d->timerfd = d->ctl.listen_fd = -1;

@@ -69,6 +69,24 @@ static void loader_select_programs(struct memshed *skel, const char *btf_path)
 	btf__free(vmlinux);
 }
 
+/*
+ * The kernel programs' object (memshed.bpf.o, 180 KiB in .rodata) is read
+ * only while loading: let go of its pages. They are file pages never
+ * written, so a read after this would only fault in the same bytes; they
+ * are never read again, so they need not stay locked either.
+ */
+static void loader_release_object(void)
+{
+	uintptr_t ps = sysconf(_SC_PAGESIZE), lo, hi;
+	size_t sz;
+	const void *p = memshed__elf_bytes(&sz);
+
+	lo = ((uintptr_t)p + ps - 1) & ~(ps - 1);
+	hi = ((uintptr_t)p + sz) & ~(ps - 1);
+	if (hi > lo && munlock((void *)lo, hi - lo) == 0)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static enum loader_error loader_classify(int err)
 {
 	if (err == -EPERM || err == -EACCES)
@@ -171,15 +189,23 @@ static int loader_on_record(void *ctx, void *data, size_t size)
 	return ld->on_event(ld->on_event_ctx, data);
 }
 
-static int loader_map_comps(struct loader *ld)
+/*
+ * Map the records of comp_ids 0..nr. The array is MEMSHED_MAX_COMPONENTS
+ * long, but the kernel maps every page of a mapping up front: map what the
+ * config uses (a page holds 51), not 320 KiB for 4,095 components.
+ */
+static int loader_map_comps(struct loader *ld, uint32_t nr)
 {
-	size_t len = bpf_map__max_entries(ld->skel->maps.comps) * sizeof(struct memshed_comp);
+	size_t len = ((nr + 1) * sizeof(struct memshed_comp) + 4095) & ~4095ul;
 	void *m;
 
-	len = (len + 4095) & ~4095ul;
+	if (len == ld->comps_len)
+		return 0;
 	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(ld->skel->maps.comps), 0);
 	if (m == MAP_FAILED)
 		return -errno;
+	if (ld->comps)
+		munmap(ld->comps, ld->comps_len);
 	ld->comps = m;
 	ld->comps_len = len;
 	return 0;
@@ -226,6 +252,8 @@ int loader_start(struct loader *ld, const struct loader_opts *o,
 	skel->rodata->page_shift = __builtin_ctz(sysconf(_SC_PAGESIZE));
 	skel->rodata->nr_cpus = libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1;
 	skel->rodata->stall_threshold_ns = o->stall_threshold_ns;
+	if (o->info_unlimited)
+		skel->rodata->info_interval_ns = 0;	/* every event is within budget */
 	bpf_map__set_max_entries(skel->maps.info, o->ringbuf_size);
 	loader_select_programs(skel, o->btf_path);
 
@@ -235,6 +263,7 @@ int loader_start(struct loader *ld, const struct loader_opts *o,
 		loader_explain(*ret_why, err, "cannot load");
 		goto fail;
 	}
+	loader_release_object();
 	err = loader_attach(ld, o);
 	if (err) {
 		*ret_why = loader_classify(err);
@@ -245,7 +274,7 @@ int loader_start(struct loader *ld, const struct loader_opts *o,
 	ld->on_event_ctx = ctx;
 	err = loader_open_rings(ld);
 	if (!err)
-		err = loader_map_comps(ld);
+		err = loader_map_comps(ld, 0);
 	if (err) {
 		*ret_why = LOADER_REJECTED;
 		log_err("cannot open the kernel's rings and maps: %s", strerror(-err));
@@ -442,17 +471,25 @@ int loader_knock_probe(struct loader *ld, bool on)
 
 struct memshed_comp *loader_comp(struct loader *ld, uint32_t comp_id)
 {
-	if (!ld->comps || comp_id == 0 || comp_id >= MEMSHED_MAX_COMPONENTS)
+	if (!ld->comps || comp_id == 0 || comp_id > ld->skel->bss->nr_comps ||
+	    comp_id >= ld->comps_len / sizeof(*ld->comps))
 		return NULL;
 	return &ld->comps[comp_id];
 }
 
-void loader_set_components(struct loader *ld, uint32_t nr_comps)
+int loader_set_components(struct loader *ld, uint32_t nr_comps)
 {
+	uint32_t old = ld->skel->bss->nr_comps;
+	int err;
+
 	/* Records of ids past the end are history: forget them. */
-	for (uint32_t id = nr_comps + 1; id < MEMSHED_MAX_COMPONENTS && id <= ld->skel->bss->nr_comps; id++)
+	for (uint32_t id = nr_comps + 1; id <= old && loader_comp(ld, id); id++)
 		memset(&ld->comps[id], 0, sizeof(ld->comps[id]));
 	ld->skel->bss->nr_comps = nr_comps;
+	err = loader_map_comps(ld, nr_comps);
+	if (err)
+		log_err("cannot map the records of %u components: %s", nr_comps, strerror(-err));
+	return err;
 }
 
 void loader_set_idle_cpu(struct loader *ld, double share, uint64_t window_ns)

@@ -19,6 +19,7 @@ struct loader_opts {
 	uint32_t fault_period;		/* rss_mode auto: page faults between samples */
 	const char *btf_path;		/* NULL: the running kernel's */
 	bool verbose;			/* show libbpf's own messages */
+	bool info_unlimited;		/* the benchmark's: no per-user limit on info events */
 };
 
 typedef int (*loader_event_fn)(void *ctx, const struct memshed_event *e);
@@ -28,7 +29,7 @@ struct loader {
 	struct ring_buffer *rb;
 	loader_event_fn on_event;
 	void *on_event_ctx;
-	struct memshed_comp *comps;	/* the kernel's comps array, mapped */
+	struct memshed_comp *comps;	/* the kernel's comps array, ids 0..nr_comps mapped */
 	size_t comps_len;
 	bool rss_tracepoint_attached;
 	bool faults;			/* fault sampling works on this host */
@@ -72,9 +73,12 @@ int loader_dump_tasks(struct loader *ld, loader_task_fn fn, void *ctx);
 /* One sample pass: pending labels applied, fresh RSS and CPU use, the
  * component sums resynchronised. */
 int loader_sample(struct loader *ld);
-/* The kernel's record of a component (in place; 1 <= comp_id < MAX). */
+/* The kernel's record of a component, in place (NULL: not a comp_id
+ * 1..nr_comps of the last loader_set_components). */
 struct memshed_comp *loader_comp(struct loader *ld, uint32_t comp_id);
-void loader_set_components(struct loader *ld, uint32_t nr_comps);
+/* comp_ids 1..nr_comps are in use: records past them are cleared, and only
+ * theirs are mapped. */
+int loader_set_components(struct loader *ld, uint32_t nr_comps);
 void loader_set_idle_cpu(struct loader *ld, double share, uint64_t window_ns);
 /* Iterate labelled processes, each at most once: fn returns nonzero to stop. */
 int loader_for_each_proc(struct loader *ld,

@@ -792,23 +792,25 @@ static int registry_build(struct registry *r, const struct config *cfg,
 /* The kernel's records follow their components by name to the new ids. */
 static void registry_move_kernel_records(struct registry *r, const struct registry *old)
 {
-	struct memshed_comp *saved;
+	struct memshed_comp *saved, *k;
 
 	if (!r->ld)
 		return;
 	saved = calloc(old->nr_comps + 1, sizeof(*saved));
 	for (int j = 0; saved && j < old->nr_comps; j++)
-		saved[j + 1] = *loader_comp(r->ld, old->comps[j].id);
+		if ((k = loader_comp(r->ld, old->comps[j].id)))
+			saved[j + 1] = *k;
+	/* Clears the records of the old ids and maps those of the new ones. */
+	loader_set_components(r->ld, r->nr_comps);
 	for (int i = 0; saved && i < r->nr_comps; i++) {
-		struct memshed_comp *k = loader_comp(r->ld, r->comps[i].id);
-
+		if (!(k = loader_comp(r->ld, r->comps[i].id)))
+			continue;
 		memset(k, 0, sizeof(*k));
 		for (int j = 0; j < old->nr_comps; j++)
 			if (!strcmp(old->comps[j].cfg->name, r->comps[i].cfg->name))
 				*k = saved[j + 1];
 	}
 	free(saved);
-	loader_set_components(r->ld, r->nr_comps);
 }
 
 /*

@@ -46,7 +46,9 @@ note "make deb: $((SECONDS - start)) s"
 DEB=$OUT/memshed_${VERSION}_${ARCH}.deb
 check deb_named_for_version_and_arch test -f "$DEB"
 check deb_field_version test "$(dpkg-deb -f "$DEB" Version)" = "$VERSION"
-check deb_depends_on_libbpf grep -q 'libbpf1' <<<"$(dpkg-deb -f "$DEB" Depends)"
+# libbpf, libelf and libinih are linked statically (Makefile: STATIC_LIBS), zlib is not.
+check deb_depends_on_zlib grep -q 'zlib1g' <<<"$(dpkg-deb -f "$DEB" Depends)"
+check deb_built_using_libbpf grep -q 'libbpf (= ' <<<"$(dpkg-deb -f "$DEB" Built-Using)"
 
 # Every tag at every level, pedantic included; what is overridden is listed
 # as notes (each override says why in debian/memshed.lintian-overrides).

@@ -548,6 +548,29 @@ static void test_stale_record_dropped(void)
 	child_kill(&c);
 }
 
+/* The kernel maps every page of a mapping at once: only the records of the
+ * components in use are mapped (64 in two pages, not 4,095 in 80). */
+static void test_comps_mapped_as_used(void)
+{
+	int fd = bpf_map__fd(ld.skel->maps.comps);
+	struct memshed_comp *k, got;
+	__u32 key = 150;
+
+	CHECK(ld.comps_len == 2 * 4096, "64 components: 2 pages mapped, not %zu bytes", ld.comps_len);
+	CHECK(!loader_comp(&ld, 65), "no record past the last component");
+	CHECK(loader_set_components(&ld, 200) == 0 && ld.comps_len == 4 * 4096,
+	      "200 components: 4 pages (%zu bytes)", ld.comps_len);
+	k = loader_comp(&ld, 150);
+	CHECK(k, "a new component's record is mapped");
+	if (k)
+		k->flags = 0x80;
+	CHECK(bpf_map_lookup_elem(fd, &key, &got) == 0 && got.flags == 0x80,
+	      "the kernel sees what is written through the new mapping");
+	CHECK(loader_set_components(&ld, 64) == 0 && ld.comps_len == 2 * 4096, "back to 2 pages");
+	CHECK(bpf_map_lookup_elem(fd, &key, &got) == 0 && got.flags == 0,
+	      "a record past the end is cleared");
+}
+
 /* ---- labelling what already runs ---- */
 
 struct find_ctx {
@@ -1004,6 +1027,7 @@ int main(void)
 	RUN_TEST(test_spawn_counted_once);
 	RUN_TEST(test_sums_resynchronised);
 	RUN_TEST(test_stale_record_dropped);
+	RUN_TEST(test_comps_mapped_as_used);
 	RUN_TEST(test_dump_and_pending_labels);
 	RUN_TEST(test_cpu_use_is_access);
 	RUN_TEST(test_socket_receive_is_access);

@@ -529,7 +529,7 @@ static void check_defaults(const struct config *c)
 	CHECK(c->usage_source == USAGE_COMPONENTS && !c->usage_cgroup, "usage_source");
 	CHECK(c->rss_mode == RSS_AUTO && c->idle_cpu == 0.05 && c->max_growth_rate == 20ULL << 30,
 	      "modes");
-	CHECK(c->ringbuf_size == 256 << 10 && c->stall_threshold_ns == 10 * MS, "ringbuf, stall");
+	CHECK(c->ringbuf_size == 64 << 10 && c->stall_threshold_ns == 10 * MS, "ringbuf, stall");
 	CHECK(c->psi[LEVEL_MEDIUM].some_pct == 5 && c->psi[LEVEL_HIGH].some_pct == 15 &&
 	      c->psi[LEVEL_CRITICAL].some_pct == 40 && c->psi[LEVEL_MEDIUM].full_pct == 0 &&
 	      c->psi[LEVEL_HIGH].full_pct == 5 && c->psi[LEVEL_CRITICAL].full_pct == 20, "psi");
