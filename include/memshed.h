@@ -148,6 +148,8 @@ struct memshed_comp {
 	__u64 last_accept_ns;		/* a connection arrived at one of its listeners */
 	__u64 last_cpu_ns;		/* one of its processes used more than idle_cpu */
 	__u64 sample_ns;		/* when rss[] and nr_procs were computed */
+	__u64 recv_tick;		/* jiffies of last_recv_ns (kernel only) */
+	__u64 accept_tick;		/* jiffies of last_accept_ns (kernel only) */
 };
 
 #define MEMSHED_COMP_HIBERNATED	0x1	/* a knock on its sockets wakes the daemon */

@@ -344,9 +344,13 @@ void round_begin(struct daemon *d, enum level level, const char *cause)
 {
 	struct round *r = &d->round;
 
-	memset(r, 0, sizeof(*r));
+	/* Not memset(r): round_add clears each job it takes. Clearing all of
+	 * them (40 pages of pidfd tables) faulted each page in on the first
+	 * round, between the budget event and the signal: 1.7 ms measured. */
 	r->active = true;
 	r->level = level;
+	r->nr_jobs = 0;
+	r->measure_at_ns = 0;
 	r->started_ns = now_mono_ns();
 	r->deadline_ns = r->started_ns + d->cfg->round_timeout_ns;
 	snprintf(r->cause, sizeof(r->cause), "%s", cause);
