@@ -536,12 +536,16 @@ out:
  * How long until usage must be looked at again (DESIGN 3, 9). The host and
  * cgroup models read usage at a rate that rises as the headroom to the next
  * line shrinks, assuming the fastest growth this host allows
- * (max_growth_rate): at most once a second far from the lines, every 10 ms
- * right below one. The component model sees growth by page faults in the
+ * (max_growth_rate): every 10 ms right below one, at most every 2 s far
+ * from all - where even that growth needs more than 2 s to reach a line, so
+ * nothing is missed, and the daemon at rest wakes less than once a second
+ * with room for PSI and kernel events (DESIGN 4, 9). The component model sees growth by page faults in the
  * kernel (a budget event), and samples what faults do not show (MAP_POPULATE,
  * mlock) every second near a line; far from one, the check_interval timer's
  * evaluation is the sample.
  */
+#define HOST_SAMPLE_MAX_NS	(2 * NS_PER_SEC)
+
 static uint64_t sample_interval(const struct daemon *d)
 {
 	const struct config *cfg = d->cfg;
@@ -550,7 +554,7 @@ static uint64_t sample_interval(const struct daemon *d)
 
 	if (cfg->usage_source != USAGE_COMPONENTS)
 		return pressure_next_sample_ns(cfg, d->pr.usage, d->pr.limit, cfg->max_growth_rate,
-					       10 * NS_PER_MS, NS_PER_SEC);
+					       10 * NS_PER_MS, HOST_SAMPLE_MAX_NS);
 	if (d->bpf && (d->ld.faults || d->ld.rss_tracepoint_attached))
 		return near ? NS_PER_SEC : UINT64_MAX / 2;	/* far: the check_interval timer */
 	/* rss_mode sample: a pass is the only eye; predictive, not below 250 ms. */
