@@ -376,6 +376,18 @@ static int set_int(struct config_parser *p, const struct key_def *k, void *obj, 
 	return 0;
 }
 
+/* A niceness: -20..19. */
+static int set_nice(struct config_parser *p, const struct key_def *k, void *obj, const char *v)
+{
+	bool neg = v[0] == '-';
+	uint64_t n;
+
+	if (parse_uint(v + neg, 20, &n) || (!neg && n > 19))
+		return bad_value(p, k, v, "not a niceness: a whole number, -20..19");
+	*FIELD(obj, k, int) = neg ? -(int)n : (int)n;
+	return 0;
+}
+
 static int set_duration(struct config_parser *p, const struct key_def *k, void *obj, const char *v)
 {
 	uint64_t ns;
@@ -641,6 +653,7 @@ static const struct key_def memshed_keys[] = {
 	{ .name = "event_log_size", .set = set_size, CFG(event_log_size),
 	  .min = 64 << 10, .range = "at least 64K: the on-disk ring's minimum" },
 	{ .name = "metrics_file", .set = set_metrics_file, CFG(metrics_file) },
+	{ .name = "nice", .set = set_nice, CFG(nice), .range = "-20..19" },
 };
 
 static const struct key_def comp_keys[] = {
@@ -951,6 +964,7 @@ void config_init_defaults(struct config *cfg)
 		.cooldown_ns = 2 * NSEC_PER_SEC,
 		.event_log = default_event_log,
 		.event_log_size = 4 << 20,
+		.nice = -10,
 	};
 }
 

@@ -100,6 +100,7 @@ struct config {
 	char *event_log;		/* on-disk ring, "" = off */
 	uint64_t event_log_size;
 	char *metrics_file;		/* node_exporter textfile, NULL = off */
+	int nice;			/* the daemon's own, -20..19 (default -10) */
 
 	struct component_config *comps;
 	int nr_comps;

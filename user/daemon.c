@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -282,6 +283,8 @@ static const char *start_only_change(const struct config *a, const struct config
 	return NULL;
 }
 
+static void set_nice(int nice);
+
 int daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
 	const char *path = d->opts.config_path ? d->opts.config_path : MEMSHED_DEFAULT_CONFIG;
@@ -320,6 +323,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	pressure_free(&d->pr);	/* closing them takes them out of the epoll set */
 	d->cfg = next;
 	d->act.opts.dry_run = next->dry_run;
+	set_nice(next->nice);
 	pressure_init(&d->pr, d->cfg);
 	d->pr.level = d->level;
 	pressure_watch(d);
@@ -350,6 +354,22 @@ static void protect_self(void)
 			 "the kernel's OOM killer may pick memshed", strerror(errno));
 	if (fd >= 0)
 		close(fd);
+}
+
+/*
+ * Scheduled ahead of what it protects the host from: under pressure the
+ * CPUs are busy, and a crossing waits for the daemon to run (at nice 0 on
+ * a loaded host, most of the reaction time). nice, not a real-time policy:
+ * a daemon that misbehaves must not be able to starve the host.
+ */
+static void set_nice(int nice)
+{
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) == nice && !errno)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, nice))
+		log_warn("cannot set nice %d: %s (needs CAP_SYS_NICE); reactions wait for a CPU "
+			 "like everything else", nice, strerror(errno));
 }
 
 /* Readiness for systemd (Type=notify), without linking libsystemd. */
@@ -722,6 +742,7 @@ int daemon_run(const struct run_opts *opts)
 	if (opts->dry_run)
 		d->cfg->dry_run = true;
 	protect_self();
+	set_nice(d->cfg->nice);
 	ret = start(d);
 	if (ret == 0) {
 		notice("ready");

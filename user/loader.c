@@ -192,7 +192,7 @@ static int loader_on_record(void *ctx, void *data, size_t size)
 /*
  * Map the records of comp_ids 0..nr. The array is MEMSHED_MAX_COMPONENTS
  * long, but the kernel maps every page of a mapping up front: map what the
- * config uses (a page holds 51), not 320 KiB for 4,095 components.
+ * config uses (a page holds 42 records of 96 bytes), not 384 KiB for 4,095.
  */
 static int loader_map_comps(struct loader *ld, uint32_t nr)
 {

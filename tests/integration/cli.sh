@@ -197,6 +197,10 @@ chmod 600 "$bad"
 expect check_config_bad_exit_1 1 '' check-config "$bad"
 check check_config_bad_file_line_unknown_key grep -qE "^$bad:3: .*bogus_key" <<<"$ERR"
 check check_config_bad_file_line_range grep -qE "^$bad:7: .*priority" <<<"$ERR"
+printf '[memshed]\nnice = -30\n' >"$dir/badnice.conf"
+chmod 600 "$dir/badnice.conf"
+expect check_config_bad_nice 1 '' check-config "$dir/badnice.conf"
+check check_config_bad_nice_file_line grep -qE "^$dir/badnice.conf:2: .*nice.*-20..19" <<<"$ERR"
 
 gw=$dir/group-writable.conf
 cp "$conf" "$gw"
@@ -257,6 +261,8 @@ done
 daemon_start "$conf"
 daemon_wait_ready || exit 1
 started_s=$SECONDS
+# Scheduled ahead of the load it reacts to: nice -10 by default.
+check daemon_nice_default test "$(awk '{print $19}' "/proc/$DAEMON_PID/stat")" = -10
 first_config=$(grep -m1 '"type":"config"' "$DAEMON_LOG")
 first_config_ts=$(sed -n 's/.*"ts_ns":\([0-9]*\).*/\1/p' <<<"$first_config")
 
