@@ -182,6 +182,9 @@ phase_library() {
 	check skip_prints_fail_in_ci test "$out" = "FAIL x: why (skipped, and CI=true)" -a "$st" -eq 1
 	check skip_prints_skip bash -c \
 		'CI=; . "$1"; out=$(skip x why); [[ $out == "SKIP x: why" ]]' _ "$_COMMON_DIR/common.sh"
+	out=$(CI=true bash -c '. "$1"; skip_host x "no such facility"' _ "$_COMMON_DIR/common.sh")
+	st=$?
+	check skip_host_prints_na_in_ci test "$out" = "NA x: no such facility" -a "$st" -eq 0
 	out=$(bash -c '. "$1"; fail x "a
 b"; exit 0' _ "$_COMMON_DIR/common.sh")
 	st=$?
