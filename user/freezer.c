@@ -34,6 +34,7 @@
 #include "cgroup.h"
 #include "failpoint.h"
 #include "freezer.h"
+#include "memcg.h"
 #include "output.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -463,59 +464,21 @@ static const char *inplace_find(const struct freezer_state *st, const char *comp
 	return NULL;
 }
 
-/* Does cgdir have a child cgroup? (cgroup.freeze would freeze it too.) */
-static bool has_child_group(const char *cgdir)
-{
-	DIR *d = opendir(cgdir);
-	struct dirent *de;
-	bool any = false;
-
-	while (d && !any && (de = readdir(d)))
-		any = de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	if (d)
-		closedir(d);
-	return any || !d;
-}
-
-/* Is every process in cgdir one of pids? */
-static bool procs_all_of(const char *cgdir, const pid_t *pids, int nr)
-{
-	char path[PATH_MAX], *line = NULL;
-	size_t cap = 0;
-	bool all = true;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cgdir);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (all && getline(&line, &cap, f) > 0) {
-		pid_t pid = atoi(line);
-		bool found = false;
-
-		for (int i = 0; i < nr && !found; i++)
-			found = pids[i] == pid;
-		all = found;
-	}
-	free(line);
-	fclose(f);
-	return all;
-}
-
+/*
+ * The component's own group: memory.reclaim's judgement (memcg.c) - one
+ * group its processes fill alone, its subtree included, not the root, not
+ * memshed's - whether or not the memory controller is on for it:
+ * cgroup.freeze freezes the subtree, which holds only the component.
+ */
 int freezer_own_cgroup(struct freezer *f, const pid_t *pids, int nr, char *cgdir, size_t size)
 {
 	const struct hier *h = f->state ? &f->state->hier[0] : NULL;
-	char other[FREEZER_PATH_MAX];
+	enum memcg_verdict v;
 
-	if (!h || !h->v2 || nr <= 0 || read_cgroup_of(h, pids[0], cgdir, size) < 0)
+	if (!h || !h->v2)
 		return -ENOENT;
-	for (int i = 1; i < nr; i++)
-		if (read_cgroup_of(h, pids[i], other, sizeof(other)) < 0 || strcmp(other, cgdir))
-			return -ENOENT;
-	if (!strcmp(cgdir, h->mnt) || path_within(cgdir, h->root) || has_child_group(cgdir) ||
-	    !procs_all_of(cgdir, pids, nr))
-		return -ENOENT;
-	return 0;
+	v = memcg_find(pids, nr, h->root, cgdir, size);
+	return v == MEMCG_OWNED || v == MEMCG_NO_CONTROLLER ? 0 : -ENOENT;
 }
 
 int freezer_freeze_in_place(struct freezer *f, const char *component, const char *cgdir)

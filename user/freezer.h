@@ -59,9 +59,10 @@ int freezer_group_freeze(struct freezer *f, const char *cgdir);
 
 /*
  * Freezing without moving (issue 11): the processes' own cgroup2 group, if
- * they are all in one that holds nothing else - no other process, no child
- * group - and is not memshed's. Its path in cgdir: 0, or -ENOENT (then they
- * are moved into memshed's group as above). The caller has verified pids.
+ * they are all in one whose subtree holds nothing else and that is not the
+ * root nor memshed's (memcg.c judges, as for memory.reclaim). Its path in
+ * cgdir: 0, or -ENOENT (then they are moved into memshed's group as above).
+ * The caller verifies the pids, then asks again.
  */
 int freezer_own_cgroup(struct freezer *f, const pid_t *pids, int nr, char *cgdir, size_t size);
 /* Freeze that group where it is (recorded under the component's name, so

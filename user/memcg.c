@@ -146,7 +146,8 @@ enum memcg_verdict memcg_find(const pid_t *pids, int nr, const char *memshed_roo
 		f.controller = access(file, W_OK) == 0;
 	}
 	v = memcg_judge(&f);
-	if (v == MEMCG_OWNED && snprintf(ret, size, "%s", dp[top]) >= (int)size)
+	if ((v == MEMCG_OWNED || v == MEMCG_NO_CONTROLLER) &&
+	    snprintf(ret, size, "%s", dp[top]) >= (int)size)
 		v = MEMCG_NO_CGROUP2;
 out:
 	free(dirs);

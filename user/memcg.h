@@ -54,7 +54,8 @@ const char *memcg_verdict_why(enum memcg_verdict v);
  * Gather the facts for pids (the component's processes as the registry
  * lists them: the caller checks afterwards that it holds verified pidfds to
  * exactly these, so the cgroups read were theirs) and judge: on MEMCG_OWNED
- * the cgroup's directory is in ret. memshed_root: the freezer's parent
+ * (and MEMCG_NO_CONTROLLER: owned, but without memory.reclaim; the freezer
+ * freezes such a group in place) the cgroup's directory is in ret. memshed_root: the freezer's parent
  * group (processes are moved there when frozen).
  */
 enum memcg_verdict memcg_find(const pid_t *pids, int nr, const char *memshed_root, char *ret,
