@@ -126,8 +126,6 @@ static int cmd_check_config(int argc, char **argv)
 
 /* ---- replay ---- */
 
-#define DEFAULT_CONFIG "/etc/memshed/memshed.conf"
-
 static int cmd_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -154,8 +152,8 @@ static int cmd_replay(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("replay takes no argument '%s'", argv[optind]);
-	if (!path && access(DEFAULT_CONFIG, F_OK) == 0)
-		path = DEFAULT_CONFIG;
+	if (!path && access(MEMSHED_DEFAULT_CONFIG, F_OK) == 0)
+		path = MEMSHED_DEFAULT_CONFIG;
 	/* Any user may try a config: it is only read (the log may need root). */
 	err = path ? config_load_file(path, false, &cfg, &errs) : 0;
 	if (err == -EINVAL) {
