@@ -36,6 +36,11 @@ struct {
 } conns SEC(".maps");
 
 __u32 mark_conns = 0;	/* 1: mark_sockets records established connections too */
+/* The local ports of the connections in conns, one bit each (user space
+ * clears them before marking): tcp_probe sees every segment the host
+ * receives, and this lets it drop an unrelated one after one field read,
+ * before the 4-tuple key and its hash lookup. */
+__u64 conn_ports[65536 / 64] = {};
 
 /* A hibernated component was reached: tell the daemon, once per hibernation. */
 static __always_inline void knock(__u32 comp_id, struct memshed_comp *c, const struct sock *sk,
@@ -160,10 +165,14 @@ static __always_inline bool has_payload(const struct sk_buff *skb)
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(handle_tcp_probe, struct sock *sk, const struct sk_buff *skb)
 {
-	struct memshed_conn_key k = conn_key(sk);
+	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	struct memshed_conn_key k;
 	struct memshed_comp *c;
 	__u32 *comp_id;
 
+	if (!(conn_ports[port >> 6] & (1ull << (port & 63))))
+		return 0;
+	k = conn_key(sk);
 	comp_id = bpf_map_lookup_elem(&conns, &k);
 	c = comp_id ? comp_of(*comp_id) : NULL;
 	if (c && has_payload(skb))
@@ -208,6 +217,7 @@ int mark_sockets(struct bpf_iter__task_file *ctx)
 		struct memshed_conn_key ck = conn_key(sk);
 
 		bpf_map_update_elem(&conns, &ck, &l->comp_id, BPF_ANY);
+		__sync_fetch_and_or(&conn_ports[ck.sport >> 6], 1ull << (ck.sport & 63));
 	}
 	return 0;
 }

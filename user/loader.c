@@ -448,8 +448,10 @@ int loader_mark_sockets(struct loader *ld, bool conns)
 
 	/* Rebuilt from what is open now: closed sockets drop out. */
 	map_clear(ld->skel->maps.listeners, &lk);
-	if (conns)
+	if (conns) {
 		map_clear(ld->skel->maps.conns, &ck);
+		memset(ld->skel->bss->conn_ports, 0, sizeof(ld->skel->bss->conn_ports));
+	}
 	ld->skel->bss->mark_conns = conns;
 	return loader_run_iter(ld->skel->links.mark_sockets, 1, NULL, NULL);
 }
