@@ -761,8 +761,12 @@ static void test_writer_lets_go(void)
 	for (uint64_t i = 0; i < 8000; i++)
 		CHECK(append_i(r, i, plen(i)) == 0, "append %" PRIu64, i);
 	kib = mapped_kib("resident.ring");
-	CHECK(kib >= 0 && kib <= 76, "%ld KiB of a 1 MiB ring resident after a lap and a half "
-	      "(mlockall %s)", kib, locked ? "on" : "refused");
+	/* The bound: the header, the window being written and the one before
+	 * it (near a window's edge both are mapped), and what fault-around
+	 * maps about a read fault (16 pages): 76 KiB was seen, and 100-104 in
+	 * 1 run of 6. Without the letting go it is the whole ring, 1 MiB. */
+	CHECK(kib >= 0 && kib <= 4 + 2 * 64 + 64, "%ld KiB of a 1 MiB ring resident after a lap "
+	      "and a half (mlockall %s)", kib, locked ? "on" : "refused");
 	eventring_close(r);
 	r = NULL;
 	CHECK(eventring_open(ring_path("resident.ring"), 1024 * KiB, &r, NULL) == 0, "reopen");
