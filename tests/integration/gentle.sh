@@ -447,11 +447,16 @@ fi
 # the round must not mark it hibernated again (status would say so, and the
 # knock probe would stay attached). A small redis pages out in milliseconds,
 # so a PING 300 ms after the unload lands in that second.
-one_comp "$dir/settle.conf" settle "cmdline:^redis-server 127\\.0\\.0\\.1:$P_S( |\$)" hibernate
-spawn rs redis-server --port "$P_S" --bind 127.0.0.1 --save '' --appendonly no \
-	--daemonize no --logfile "$dir/rs.log"
-wait_for 10 redis-cli -p "$P_S" PING || fail setup "redis $P_S never answered"
-daemon_labelled "$dir/settle.conf" "redis"
+# hibernated_redis VAR NAME PORT: a small redis as component NAME (hibernate),
+# the daemon started and the redis labelled.
+hibernated_redis() {
+	one_comp "$dir/$2.conf" "$2" "cmdline:^redis-server 127\\.0\\.0\\.1:$3( |\$)" hibernate
+	spawn "$1" redis-server --port "$3" --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize no --logfile "$dir/$2.log"
+	wait_for 10 redis-cli -p "$3" PING || fail setup "redis $3 never answered"
+	daemon_labelled "$dir/$2.conf" "redis"
+}
+hibernated_redis rs settle "$P_S"
 log_mark
 check settle_unload memshed_unload settle
 sleep 0.3
@@ -469,11 +474,7 @@ kill_tree "$rs"
 # An idle client's connection is open when redis hibernates; the client
 # then closes it: a FIN (and ACKs) with no data. That is no request, so the
 # component stays hibernated; a real request on a new connection thaws it.
-one_comp "$dir/fin.conf" fin "cmdline:^redis-server 127\\.0\\.0\\.1:$P_F( |\$)" hibernate
-spawn rf redis-server --port "$P_F" --bind 127.0.0.1 --save '' --appendonly no \
-	--daemonize no --logfile "$dir/rf.log"
-wait_for 10 redis-cli -p "$P_F" PING || fail setup "redis $P_F never answered"
-daemon_labelled "$dir/fin.conf" "redis"
+hibernated_redis rf fin "$P_F"
 spawn idle_client bash -c "exec 3<>/dev/tcp/127.0.0.1/$P_F; exec sleep 1000"	# holds it open
 sleep 0.5
 log_mark
