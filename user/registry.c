@@ -37,9 +37,10 @@ static struct proc_entry *proc_find(struct registry *r, pid_t tgid)
 	return NULL;
 }
 
-static int procs_grow(struct registry *r)
+/* Rehash into a table of cap slots (a power of two, above nr_procs). */
+static int procs_resize(struct registry *r, size_t cap)
 {
-	size_t old_cap = r->procs_cap, cap = old_cap ? old_cap * 2 : 64;
+	size_t old_cap = r->procs_cap;
 	struct proc_entry *old = r->procs;
 
 	r->procs = calloc(cap, sizeof(*r->procs));
@@ -61,6 +62,17 @@ static int procs_grow(struct registry *r)
 	return 0;
 }
 
+/* Room for n entries at a load of at most 3/4: a scan sizes the table once
+ * for all it labels rather than doubling (and rehashing) its way there. */
+static int procs_reserve(struct registry *r, size_t n)
+{
+	size_t cap = r->procs_cap ? r->procs_cap : 64;
+
+	while (n * 4 > cap * 3)
+		cap *= 2;
+	return cap == r->procs_cap ? 0 : procs_resize(r, cap);
+}
+
 static struct proc_entry *proc_insert(struct registry *r, pid_t tgid, uint64_t start_time)
 {
 	struct proc_entry *e = proc_find(r, tgid);
@@ -68,7 +80,7 @@ static struct proc_entry *proc_insert(struct registry *r, pid_t tgid, uint64_t s
 
 	if (e)
 		return e;
-	if ((r->nr_procs + 1) * 2 > r->procs_cap && procs_grow(r))
+	if (procs_reserve(r, r->nr_procs + 1))
 		return NULL;
 	for (i = proc_slot(r, tgid); r->procs[i].tgid; i = (i + 1) & (r->procs_cap - 1))
 		;
@@ -339,6 +351,7 @@ void registry_on_exit(struct registry *r, pid_t tgid, uint64_t start_time)
 struct task_list {
 	struct memshed_task_info *v;
 	size_t n, cap;
+	bool unsorted;			/* not ascending by tgid (the dump's order) */
 };
 
 static int task_collect(void *ctx, const struct memshed_task_info *ti)
@@ -354,57 +367,82 @@ static int task_collect(void *ctx, const struct memshed_task_info *ti)
 		l->v = v;
 		l->cap = cap;
 	}
+	if (l->n && ti->tgid <= l->v[l->n - 1].tgid)
+		l->unsorted = true;
 	l->v[l->n++] = *ti;
 	return 0;
 }
 
-static int by_start_time(const void *a, const void *b)
+static int by_tgid(const void *a, const void *b)
 {
 	const struct memshed_task_info *x = a, *y = b;
 
-	return x->start_time < y->start_time ? -1 : x->start_time > y->start_time;
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
-/* tgid -> decided label, for the parent lookups of one scan. */
-struct decided {
-	uint32_t *tgid, *comp;
-	size_t mask;
+static int by_start_time(const void *a, const void *b, void *ctx)
+{
+	const struct memshed_task_info *v = ctx;
+	uint64_t x = v[*(const uint32_t *)a].start_time, y = v[*(const uint32_t *)b].start_time;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Where tgid is in the list (ascending by tgid), or -1. */
+static long task_index(const struct task_list *l, uint32_t tgid)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].tgid < tgid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->n && l->v[lo].tgid == tgid ? (long)lo : -1;
+}
+
+/*
+ * One scan's decisions, per dumped task (by its index in the list): the
+ * label, why, and the order to visit them in. A child starts after its
+ * parent, so start-time order is a topological order; its parent's label
+ * is found by tgid in the list. 9 bytes a task beside the dump's 64: on
+ * this scale fresh memory, not arithmetic, is what a scan costs.
+ */
+struct scan {
+	struct task_list l;
+	uint32_t *order;		/* indexes into l.v, by start time */
+	uint32_t *comp;			/* decided label (0: none, or not yet decided) */
+	uint8_t *origin;		/* enum label_origin of comp */
+	size_t nr_new;			/* labelled, with no entry in the table yet */
+	size_t nr_changed;		/* label differs from the kernel's */
 };
 
-static int decided_init(struct decided *d, size_t n)
+static int scan_init(struct scan *s)
 {
-	size_t cap = 64;
+	struct task_list *l = &s->l;
 
-	while (cap < 2 * n)
-		cap *= 2;
-	d->tgid = calloc(cap, sizeof(*d->tgid));
-	d->comp = calloc(cap, sizeof(*d->comp));
-	d->mask = cap - 1;
-	return d->tgid && d->comp ? 0 : -ENOMEM;
+	if (l->unsorted)
+		qsort(l->v, l->n, sizeof(*l->v), by_tgid);
+	s->order = malloc((l->n + 1) * sizeof(*s->order));
+	s->comp = calloc(l->n + 1, sizeof(*s->comp));
+	s->origin = malloc(l->n + 1);
+	if (!s->order || !s->comp || !s->origin)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		s->order[i] = i;
+	qsort_r(s->order, l->n, sizeof(*s->order), by_start_time, l->v);
+	return 0;
 }
 
-static size_t decided_slot(const struct decided *d, uint32_t tgid)
+static void scan_free(struct scan *s)
 {
-	size_t i = (tgid * 2654435761u) & d->mask;
-
-	while (d->tgid[i] && d->tgid[i] != tgid)
-		i = (i + 1) & d->mask;
-	return i;
-}
-
-static void decided_set(struct decided *d, uint32_t tgid, uint32_t comp)
-{
-	size_t i = decided_slot(d, tgid);
-
-	d->tgid[i] = tgid;
-	d->comp[i] = comp;
-}
-
-static uint32_t decided_get(const struct decided *d, uint32_t tgid)
-{
-	size_t i = decided_slot(d, tgid);
-
-	return d->tgid[i] ? d->comp[i] : 0;
+	free(s->l.v);
+	free(s->order);
+	free(s->comp);
+	free(s->origin);
 }
 
 struct label_batch {
@@ -451,47 +489,66 @@ static uint32_t decide_one(struct registry *r, const struct memshed_task_info *t
 	return 0;
 }
 
-static void batch_add(struct label_batch *b, const struct memshed_task_info *t, uint32_t comp)
+/* pid 1 and memshed itself are never labelled, nor unlabelled by a scan. */
+static bool scan_skips(const struct memshed_task_info *t, pid_t self)
 {
-	b->tgid[b->n] = t->tgid;
-	b->label[b->n] = (struct memshed_pending_label){ .comp_id = comp,
-		.start_time = t->start_time };
-	b->n++;
+	return t->tgid <= 1 || (pid_t)t->tgid == self;
 }
 
-/* Decide every dumped process, parents before children (a child starts
- * after its parent: start-time order is a topological order). */
-static int scan_decide(struct registry *r, struct task_list *l, bool full,
-		       struct label_batch *b, struct decided *dec)
+/* First pass: decide every dumped process, parents before children. */
+static void scan_decide(struct registry *r, struct scan *s, bool full)
 {
 	pid_t self = getpid();
-	int count = 0;
 
-	qsort(l->v, l->n, sizeof(*l->v), by_start_time);
-	for (size_t i = 0; i < l->n; i++) {
-		const struct memshed_task_info *t = &l->v[i];
-		struct proc_entry *e = proc_get(r, t->tgid, t->start_time);
-		uint32_t parent = decided_get(dec, t->ppid), comp;
+	for (size_t k = 0; k < s->l.n; k++) {
+		uint32_t i = s->order[k];
+		const struct memshed_task_info *t = &s->l.v[i];
+		struct proc_entry *e;
+		long pi;
+		uint32_t parent, comp;
 		enum label_origin origin = ORIGIN_RULE;
 
-		if (t->tgid <= 1 || (pid_t)t->tgid == self) {
-			decided_set(dec, t->tgid, 0);
+		if (scan_skips(t, self))
 			continue;
-		}
+		pi = task_index(&s->l, t->ppid);
+		parent = pi >= 0 ? s->comp[pi] : 0;
+		e = proc_get(r, t->tgid, t->start_time);
 		if (!full && t->start_time < r->scanned_until && !(parent && !t->comp_id)) {
 			/* Judged by an earlier scan, and not a child forked before
 			 * its parent was labelled: as it is. */
 			comp = t->comp_id;
-			if (e)
-				origin = e->origin;
-			else
-				origin = ORIGIN_INHERITED;
+			origin = e ? e->origin : ORIGIN_INHERITED;
 		} else {
 			comp = decide_one(r, t, e, parent, &origin);
 		}
-		decided_set(dec, t->tgid, comp);
-		if (comp != t->comp_id)
-			batch_add(b, t, comp);
+		s->comp[i] = comp;
+		s->origin[i] = origin;
+		s->nr_new += comp && !e;
+		s->nr_changed += comp != t->comp_id;
+	}
+}
+
+/* Second pass: the table and the kernel's labels follow the decisions. */
+static int scan_apply(struct registry *r, const struct scan *s, struct label_batch *b)
+{
+	pid_t self = getpid();
+	int count = 0;
+
+	if (procs_reserve(r, r->nr_procs + s->nr_new))
+		return -ENOMEM;
+	for (size_t k = 0; k < s->l.n; k++) {
+		uint32_t i = s->order[k], comp = s->comp[i];
+		const struct memshed_task_info *t = &s->l.v[i];
+		struct proc_entry *e;
+
+		if (scan_skips(t, self))
+			continue;
+		e = proc_get(r, t->tgid, t->start_time);
+		if (comp != t->comp_id) {
+			b->tgid[b->n] = t->tgid;
+			b->label[b->n++] = (struct memshed_pending_label){ .comp_id = comp,
+				.start_time = t->start_time };
+		}
 		if (!comp) {
 			if (e)
 				proc_remove(r, e);
@@ -507,7 +564,7 @@ static int scan_decide(struct registry *r, struct task_list *l, bool full,
 			count++;
 		}
 		e->comp_id = comp;
-		e->origin = origin;
+		e->origin = s->origin[i];
 		watch_inherited(r, e, t->ppid);
 	}
 	return count;
@@ -515,9 +572,8 @@ static int scan_decide(struct registry *r, struct task_list *l, bool full,
 
 static int registry_scan_tasks(struct registry *r, bool full)
 {
-	struct task_list l = {};
+	struct scan s = {};
 	struct label_batch b = {};
-	struct decided dec = {};
 	uint64_t horizon;
 	int count, err;
 
@@ -526,13 +582,18 @@ static int registry_scan_tasks(struct registry *r, bool full)
 	if (full)
 		match_resolve_cgroups(&r->match);
 	horizon = now_mono_ns();	/* task->start_time is CLOCK_MONOTONIC */
-	err = loader_dump_tasks(r->ld, task_collect, &l);
-	b.tgid = calloc(l.n + 1, sizeof(*b.tgid));
-	b.label = calloc(l.n + 1, sizeof(*b.label));
-	if (!err && (!b.tgid || !b.label || decided_init(&dec, l.n)))
-		err = -ENOMEM;
+	err = loader_dump_tasks(r->ld, task_collect, &s.l);
+	if (!err)
+		err = scan_init(&s);
 	r->seen++;
-	count = err ? err : scan_decide(r, &l, full, &b, &dec);
+	if (!err) {
+		scan_decide(r, &s, full);
+		b.tgid = malloc((s.nr_changed + 1) * sizeof(*b.tgid));
+		b.label = malloc((s.nr_changed + 1) * sizeof(*b.label));
+		if (!b.tgid || !b.label)
+			err = -ENOMEM;
+	}
+	count = err ? err : scan_apply(r, &s, &b);
 	if (count >= 0) {
 		/* Fault sampling is armed afterwards (registry_arm): a child
 		 * forked before its parent's arming is found by the next scan. */
@@ -541,9 +602,8 @@ static int registry_scan_tasks(struct registry *r, bool full)
 			err = loader_sample(r->ld);
 		r->scanned_until = horizon;
 	}
-	free(l.v);
+	scan_free(&s);
 	free(b.tgid), free(b.label);
-	free(dec.tgid), free(dec.comp);
 	if (full)
 		match_free(&r->match);
 	return count < 0 ? count : err ? err : count;

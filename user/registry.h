@@ -69,17 +69,19 @@ struct component {
  * only labels that did not come from a rule. */
 enum label_origin { ORIGIN_INHERITED, ORIGIN_RULE, ORIGIN_CLI };
 
+/* 40 bytes: a scan of a 10,000-process host writes them all at once, and
+ * fresh memory is what a scan pays for most (a page fault per 4 KiB). */
 struct proc_entry {
 	pid_t tgid;				/* 0: free slot */
 	uint32_t comp_id;
 	uint64_t start_time;			/* the kernel's: (tgid, start_time) is the identity */
-	enum label_origin origin;
-	uint16_t nr_fds;
 	int *fds;				/* fault-sampling perf events of its threads */
 	/* Since when its faults are sampled: its own events' arming, or the
 	 * parent's it inherited at fork (0: not yet, it is queued). */
 	uint64_t watched_since;
-	uint64_t seen;				/* resync generation */
+	uint32_t seen;				/* resync generation */
+	uint16_t nr_fds;
+	uint8_t origin;				/* enum label_origin */
 };
 
 /* A labelled process as of the last walk (registry_pids_snapshot). */
@@ -95,7 +97,7 @@ struct registry {
 	int nr_comps;
 	struct proc_entry *procs;		/* open addressing, by tgid */
 	size_t procs_cap, nr_procs;
-	uint64_t seen;
+	uint32_t seen;
 	uint64_t scanned_until;			/* start_time horizon of the last scan */
 	uint32_t *arm;				/* processes waiting for fault sampling */
 	size_t nr_arm, arm_cap;
