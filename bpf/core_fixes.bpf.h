@@ -15,7 +15,7 @@
  * value (get_mm_counter()) lags the per-CPU sum, which newer kernels show
  * as VmRSS, by up to the percpu batch per CPU: 2-3% of a 4 MiB nginx
  * worker. The fault path reads the folded value (a crossing is seen within
- * that); the sample pass sums the parts (mm_counter_sum() in rss.bpf.h).
+ * that); the sample pass sums the parts (mm_rss_read() in rss.bpf.h).
  */
 struct mm_rss_stat___old {
 	atomic_long_t count[4];

@@ -30,7 +30,7 @@ __u64 cpu_window_ns = 0;		/* shortest window a share is judged over (set by user
 const volatile __u32 page_shift = 12;
 const volatile __u32 nr_cpus = 1;
 
-/* Per-CPU offsets (see mm_counter_sum()), learned by the first pass. */
+/* Per-CPU offsets (see mm_counters_add_cpus()), learned by the first pass. */
 __u64 cpu_off[MEMSHED_SUM_CPUS_MAX] = {};
 __u32 cpu_off_known = 0;	/* 0 not yet tried, 1 learned, 2 cannot */
 /* Written as a pointer and read back as a number: an address the program
@@ -276,9 +276,9 @@ int sample_procs(struct bpf_iter__task *ctx)
 	}
 	if (p->sample_pass != (__u32)sample_pass) {
 		p->sample_pass = (__u32)sample_pass;
-		p->runtime_ns = BPF_CORE_READ(task, signal, sum_sched_runtime);
+		p->runtime_ns = task->signal->sum_sched_runtime;
 	}
-	p->runtime_ns += BPF_CORE_READ(task, se.sum_exec_runtime);
+	p->runtime_ns += task->se.sum_exec_runtime;
 	if (task->pid == tgid && task->mm)
 		proc_refresh(p, tgid, task->mm, true);
 	return 0;

@@ -60,8 +60,8 @@ static __always_inline bool mm_owned_by(struct mm_struct *mm, __u32 tgid)
 
 	if (!bpf_core_field_exists(mm->owner))
 		return true;
-	owner = BPF_CORE_READ(mm, owner);
-	return !owner || BPF_CORE_READ(owner, tgid) == tgid;
+	owner = mm->owner;
+	return !owner || owner->tgid == tgid;
 }
 
 /*
@@ -77,49 +77,73 @@ static __always_inline bool mm_owned_by(struct mm_struct *mm, __u32 tgid)
 extern __u64 cpu_off[MEMSHED_SUM_CPUS_MAX];
 extern __u32 cpu_off_known;
 
-static __always_inline long mm_counter_sum(struct mm_struct *mm, int member)
+/*
+ * Add each CPU's part to the folded counts. Kernels that allocate an mm's
+ * four counters together (percpu_counter_init_many(), 6.7) keep a CPU's
+ * parts side by side: one read of 16 bytes per CPU, where apart they take
+ * four (each bpf_probe_read_kernel() costs about as much as the rest of a
+ * process's refresh).
+ */
+static __always_inline void mm_counters_add_cpus(struct mm_struct *mm, long v[MEMSHED_NR_RSS])
 {
-	long v;
-	char *counters;
+	char *c[MEMSHED_NR_RSS] = {
+		(char *)mm->rss_stat[0].counters, (char *)mm->rss_stat[1].counters,
+		(char *)mm->rss_stat[2].counters, (char *)mm->rss_stat[3].counters,
+	};
+	bool together = c[1] == c[0] + 4 && c[2] == c[0] + 8 && c[3] == c[0] + 12;
 
-	if (cpu_off_known != 1 || bpf_core_type_exists(struct mm_rss_stat___old_probe))
-		return mm_counter(mm, member);
-	v = BPF_CORE_READ(mm, rss_stat[member & 3].count);
-	counters = (char *)BPF_CORE_READ(mm, rss_stat[member & 3].counters);
 	for (__u32 cpu = 0; cpu < MEMSHED_SUM_CPUS_MAX && cpu < nr_cpus; cpu++) {
-		int part = 0;
+		int part[MEMSHED_NR_RSS] = {};
 
-		bpf_probe_read_kernel(&part, sizeof(part), counters + cpu_off[cpu]);
-		v += part;
+		if (together) {
+			bpf_probe_read_kernel(part, sizeof(part), c[0] + cpu_off[cpu]);
+		} else {
+			for (int m = 0; m < MEMSHED_NR_RSS; m++)
+				bpf_probe_read_kernel(&part[m], sizeof(part[m]), c[m] + cpu_off[cpu]);
+		}
+		for (int m = 0; m < MEMSHED_NR_RSS; m++)
+			v[m] += part[m];
 	}
-	return v > 0 ? v : 0;	/* like percpu_counter_sum_positive() */
 }
 
-/* One of mm's counters, in bytes: summed over the CPUs (exact, the sample
- * pass) or folded (cheap, the fault and tracepoint paths). */
-static __always_inline __u64 rss_bytes(struct mm_struct *mm, int member, bool exact)
+/*
+ * mm's four RSS counters, in bytes: folded (cheap, the fault and
+ * tracepoint paths) or summed over the CPUs (exact, the sample pass). The
+ * folded counts are loaded directly (the verifier makes such loads
+ * fault-safe), not through bpf_probe_read_kernel().
+ */
+static __always_inline void mm_rss_read(struct mm_struct *mm, __u64 out[MEMSHED_NR_RSS], bool exact)
 {
-	long pages = exact ? mm_counter_sum(mm, member) : mm_counter(mm, member);
+	long v[MEMSHED_NR_RSS];
 
-	return (__u64)pages << page_shift;
+	if (bpf_core_type_exists(struct mm_rss_stat___old_probe)) {
+		for (int m = 0; m < MEMSHED_NR_RSS; m++)
+			v[m] = mm_counter(mm, m);
+	} else {
+		v[0] = mm->rss_stat[0].count;
+		v[1] = mm->rss_stat[1].count;
+		v[2] = mm->rss_stat[2].count;
+		v[3] = mm->rss_stat[3].count;
+		if (exact && cpu_off_known == 1)
+			mm_counters_add_cpus(mm, v);
+	}
+	for (int m = 0; m < MEMSHED_NR_RSS; m++)	/* like percpu_counter_sum_positive() */
+		out[m] = v[m] > 0 ? (__u64)v[m] << page_shift : 0;
 }
 
 /* Read mm's counters into the process record and move the sums. */
 static __always_inline void proc_refresh(struct memshed_proc *p, __u32 tgid,
 					  struct mm_struct *mm, bool exact)
 {
-	__u64 file, anon, shmem, total, old;
+	__u64 rss[MEMSHED_NR_RSS], total, old;
 	struct memshed_comp *c;
 	__u32 comp_id = p->comp_id;
 
-	file = rss_bytes(mm, MEMSHED_RSS_FILE, exact);
-	anon = rss_bytes(mm, MEMSHED_RSS_ANON, exact);
-	shmem = rss_bytes(mm, MEMSHED_RSS_SHMEM, exact);
-	p->rss[MEMSHED_RSS_FILE] = file;
-	p->rss[MEMSHED_RSS_ANON] = anon;
-	p->rss[MEMSHED_RSS_SHMEM] = shmem;
-	p->rss[MEMSHED_RSS_SWAP] = rss_bytes(mm, MEMSHED_RSS_SWAP, exact);
-	total = mm_owned_by(mm, tgid) ? file + anon + shmem : 0;
+	mm_rss_read(mm, rss, exact);
+	for (int m = 0; m < MEMSHED_NR_RSS; m++)
+		p->rss[m] = rss[m];
+	total = mm_owned_by(mm, tgid) ?
+		rss[MEMSHED_RSS_FILE] + rss[MEMSHED_RSS_ANON] + rss[MEMSHED_RSS_SHMEM] : 0;
 
 	old = __sync_lock_test_and_set(&p->rss_total, total);
 	if (old == total)

@@ -17,16 +17,18 @@ int dump_tasks(struct bpf_iter__task *ctx)
 
 	if (!task || task->pid != task->tgid || (task->flags & PF_KTHREAD))
 		return 0;
+	/* Direct loads (the verifier makes them fault-safe): far cheaper than
+	 * a bpf_probe_read_kernel() each, on a pass over every task. */
 	ti.tgid = task->tgid;
-	ti.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	ti.uid = BPF_CORE_READ(task, real_cred, uid.val);
+	ti.ppid = task->real_parent->tgid;
+	ti.uid = task->real_cred->uid.val;
 	ti.start_time = task->start_time;
-	ti.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-	ti.memcg_id = BPF_CORE_READ(task, cgroups, subsys[memory & 15], cgroup, kn, id);
-	ti.nr_threads = BPF_CORE_READ(task, signal, nr_threads);
+	ti.cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	ti.memcg_id = task->cgroups->subsys[memory & 15]->cgroup->kn->id;
+	ti.nr_threads = task->signal->nr_threads;
 	l = bpf_task_storage_get(&task_labels, task, 0, 0);
 	ti.comp_id = l ? l->comp_id : 0;
-	bpf_probe_read_kernel_str(ti.comm, sizeof(ti.comm), &task->comm);
+	__builtin_memcpy(ti.comm, task->comm, sizeof(ti.comm));
 	bpf_seq_write(ctx->meta->seq, &ti, sizeof(ti));
 	return 0;
 }
