@@ -90,7 +90,8 @@ int daemon_on_kernel_event(void *ctx, const struct memshed_event *e)
 	switch (e->hdr.type) {
 	case MEMSHED_EV_EXEC:
 	case MEMSHED_EV_RENAME:
-		comp_id = registry_on_exec(&d->reg, e->hdr.tgid, e->hdr.start_time);
+		comp_id = registry_on_exec(&d->reg, e->hdr.tgid, e->hdr.start_time, e->hdr.comm,
+					   e->hdr.comp_id);
 		if (!comp_id && !e->hdr.comp_id)
 			return 0;	/* not ours: matched nothing, not logged */
 		if (!comp_id)
