@@ -572,7 +572,10 @@ static void loop(struct daemon *d)
 
 	while (!d->stop) {
 		uint64_t now = now_mono_ns();
-		int n = epoll_wait(d->epfd, evs, 32, next_timeout_ms(d, now));
+		int n;
+
+		eventlog_flush();	/* what this turn logged, before waiting */
+		n = epoll_wait(d->epfd, evs, 32, next_timeout_ms(d, now));
 
 		if (n < 0 && errno != EINTR) {
 			log_err("epoll_wait: %s", strerror(errno));
@@ -757,6 +760,7 @@ int daemon_run(const struct run_opts *opts)
 		notice("stopping");
 	}
 	shutdown_daemon(d);
+	eventlog_flush();
 	free(d);
 	return ret;
 }

@@ -13,6 +13,8 @@
 #define MAX_SINKS 64
 #define DUR_SUFFIX "_ms"
 #define BYTES_SUFFIX "_bytes"
+/* A record's buffer is kept for the next one up to this size. */
+#define SPARE_MAX 4096
 
 static struct { eventlog_sink_fn fn; void *ctx; } sinks[MAX_SINKS];
 static int nr_sinks;
@@ -62,19 +64,28 @@ int event_type_parse(const char *name)
 	return -1;
 }
 
+/* Buffered: the loop flushes before it waits (eventlog_flush), so a flood
+ * of records costs a write per buffer, not one per record. */
 static void stdout_sink(void *ctx, const char *type, const char *json, size_t len)
 {
-	struct strbuf text = {};
+	static struct strbuf text;
 
 	if (stdout_format == FORMAT_JSON) {
-		fputs(json, stdout);
+		fwrite(json, 1, len, stdout);
 	} else {
+		sb_reset(&text);
 		eventlog_render_text(&text, json, len);
-		fputs(text.s, stdout);
-		sb_free(&text);
+		fwrite(text.s, 1, text.len, stdout);
+		if (text.cap > SPARE_MAX)
+			sb_free(&text);
 	}
-	fputc('\n', stdout);
-	fflush(stdout);
+	putc('\n', stdout);
+}
+
+void eventlog_flush(void)
+{
+	if (stdout_on)
+		fflush(stdout);
 }
 
 void eventlog_setup(enum output_format fmt, bool to_stdout)

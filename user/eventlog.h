@@ -22,6 +22,9 @@ struct ev {
 typedef void (*eventlog_sink_fn)(void *ctx, const char *type, const char *json, size_t len);
 
 void eventlog_setup(enum output_format stdout_format, bool to_stdout);
+/* Records to stdout are buffered: write out what is pending (the daemon's
+ * loop does before it waits, and at exit). */
+void eventlog_flush(void);
 int eventlog_add_sink(eventlog_sink_fn fn, void *ctx);
 void eventlog_remove_sink(eventlog_sink_fn fn, void *ctx);
 

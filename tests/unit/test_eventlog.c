@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "eventlog.h"
@@ -352,6 +354,45 @@ static void test_not_a_record(void)
 	sb_free(&t);
 }
 
+/*
+ * Records to stdout are buffered, not written one by one: nothing reaches
+ * the file until eventlog_flush (the daemon's loop flushes before it waits),
+ * and then every record, in order, a line each.
+ */
+static void test_stdout_buffered_until_flush(void)
+{
+	char path[] = "/tmp/memshed-test-eventlog.XXXXXX", want[4096] = "", got[4096] = "";
+	int fd = mkstemp(path), saved;
+	off_t before, after;
+	struct ev ev;
+	size_t len = 0;
+
+	CHECK(fd >= 0, "mkstemp");
+	if (fd < 0)
+		return;
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	eventlog_setup(FORMAT_JSON, true);
+	for (int i = 0; i < 10; i++) {
+		ev_begin(&ev, "notice", now_mono_ns());
+		ev_int(&ev, "n", i);
+		ev_emit(&ev);
+		len += snprintf(want + len, sizeof(want) - len, "%s\n", caught.s);
+	}
+	before = lseek(fd, 0, SEEK_END);
+	eventlog_flush();
+	after = lseek(fd, 0, SEEK_END);
+	eventlog_setup(FORMAT_TEXT, false);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	CHECK(before == 0, "%lld bytes written before the flush", (long long)before);
+	CHECK(pread(fd, got, sizeof(got) - 1, 0) == (ssize_t)len && !strcmp(got, want),
+	      "after the flush (%lld bytes):\n%s\nwant\n%s", (long long)after, got, want);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	eventlog_setup(FORMAT_TEXT, false);
@@ -361,6 +402,7 @@ int main(void)
 	RUN_TEST(test_durations_from_microseconds);
 	RUN_TEST(test_old_ring_records);
 	RUN_TEST(test_not_a_record);
+	RUN_TEST(test_stdout_buffered_until_flush);
 	sb_free(&caught);
 	return harness_exit();
 }
