@@ -40,7 +40,7 @@ void ev_dur(struct ev *ev, const char *key, uint64_t ns);
 void ev_bytes(struct ev *ev, const char *key, int64_t bytes);
 /* A field given as ready JSON: an array or object of strings. */
 void ev_json(struct ev *ev, const char *key, const char *json);
-void ev_emit(struct ev *ev);		/* to every sink, then frees */
+void ev_emit(struct ev *ev);		/* to every sink; ev is done */
 
 /* Append the text line of a record to out (NUL-terminated); a record that
  * is not one of ours is appended as it is. */
