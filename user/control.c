@@ -323,8 +323,10 @@ static void refuse(struct control_server *s, uid_t uid, const char *why)
 	refused_log(s, control_now_ns());
 }
 
-static void client_drop(struct control_client *c)
+static void client_drop(struct control_server *s, struct control_client *c)
 {
+	if (c->follow)
+		s->nr_followers--;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -341,7 +343,7 @@ static void client_drop(struct control_client *c)
 void control_close(struct control_server *s)
 {
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		client_drop(&s->clients[i]);
+		client_drop(s, &s->clients[i]);
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
 		unlink(s->path);
@@ -427,11 +429,11 @@ static int client_flush(struct control_server *s, struct control_client *c)
 				c->want_out = true;
 				return 0;
 			}
-			client_drop(c);	/* cannot wait for it: never block */
+			client_drop(s, c);	/* cannot wait for it: never block */
 			return -1;
 		}
 		if (n <= 0) {
-			client_drop(c);
+			client_drop(s, c);
 			return -1;
 		}
 		c->out_off += n;
@@ -439,7 +441,7 @@ static int client_flush(struct control_server *s, struct control_client *c)
 	sb_reset(&c->out);
 	c->out_off = 0;
 	if (!c->follow) {
-		client_drop(c);	/* answered */
+		client_drop(s, c);	/* answered */
 		return -1;
 	}
 	if (c->want_out && s->set_events)
@@ -457,7 +459,7 @@ static int client_queue(struct control_server *s, struct control_client *c, cons
 	if (c->out.len - c->out_off + len > max) {
 		refuse(s, c->uid, c->follow ? "a follower fell too far behind" :
 		       "an answer too large to queue");
-		client_drop(c);
+		client_drop(s, c);
 		return -1;
 	}
 	sb_append(&c->out, buf, len);
@@ -516,6 +518,7 @@ static void client_answer(struct control_server *s, struct control_client *c, co
 	c->len = 0;
 	if (!ret && follow) {
 		c->follow = true;
+		s->nr_followers++;
 		c->json = !strcmp(req.format, "json");
 		snprintf(c->types, sizeof(c->types), "%s", req.types);
 	}
@@ -551,13 +554,13 @@ void control_on_client(struct control_server *s, int fd)
 		if (n == 0 && c->out_off < c->out.len && c->want_out)
 			return;	/* EPOLLOUT (or an error) ends it */
 		if (n == 0 || errno != EAGAIN)
-			client_drop(c);
+			client_drop(s, c);
 		return;
 	}
 	n = recv(fd, c->buf + c->len, CONTROL_MAX_REQUEST + 1 - c->len, 0);
 	if (n <= 0) {
 		if (n == 0 || errno != EAGAIN)
-			client_drop(c);
+			client_drop(s, c);
 		return;
 	}
 	c->len += n;
@@ -589,7 +592,7 @@ void control_expire(struct control_server *s, uint64_t now_ns)
 		    (c->answered && age > ANSWER_DEADLINE_NS)) {
 			refuse(s, c->uid, c->answered ? "an answer not read in time" :
 			       "no request in time");
-			client_drop(c);
+			client_drop(s, c);
 		}
 	}
 	refused_log(s, now_ns);
@@ -615,6 +618,8 @@ void control_broadcast(struct control_server *s, const char *type, const char *j
 {
 	struct strbuf text = {}, line = {};
 
+	if (!s->nr_followers)
+		return;	/* the common case: a record costs no walk of the table */
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		struct control_client *c = &s->clients[i];
 

@@ -85,6 +85,7 @@ struct control_server {
 	int listen_fd;
 	char path[108];
 	struct control_client clients[CONTROL_MAX_CLIENTS];
+	int nr_followers;		/* clients with follow set */
 	control_handler_fn handler;
 	control_events_fn set_events;	/* NULL: output is only tried, never waited for */
 	void *ctx;

@@ -74,9 +74,15 @@ static void control_sink(void *ctx, const char *type, const char *json, size_t l
 	control_broadcast(&d->ctl, type, json, len);
 }
 
+void daemon_add_sinks(struct daemon *d)
+{
+	eventlog_add_sink(ring_sink, d);
+	eventlog_add_sink(control_sink, d);
+}
+
 /* ---- kernel events ---- */
 
-static int on_kernel_event(void *ctx, const struct memshed_event *e)
+int daemon_on_kernel_event(void *ctx, const struct memshed_event *e)
 {
 	struct daemon *d = ctx;
 	uint32_t comp_id = e->hdr.comp_id;
@@ -84,7 +90,8 @@ static int on_kernel_event(void *ctx, const struct memshed_event *e)
 	switch (e->hdr.type) {
 	case MEMSHED_EV_EXEC:
 	case MEMSHED_EV_RENAME:
-		comp_id = registry_on_exec(&d->reg, e->hdr.tgid, e->hdr.start_time);
+		comp_id = registry_on_exec(&d->reg, e->hdr.tgid, e->hdr.start_time, e->hdr.comm,
+					   e->hdr.comp_id);
 		if (!comp_id && !e->hdr.comp_id)
 			return 0;	/* not ours: matched nothing, not logged */
 		if (!comp_id)
@@ -436,7 +443,7 @@ static int start_bpf(struct daemon *d)
 	}
 	if (lo.info_unlimited)
 		log_warn("MEMSHED_BENCH_INFO_UNLIMITED: informational events are not limited per user");
-	if (loader_start(&d->ld, &lo, on_kernel_event, d, &why) == 0) {
+	if (loader_start(&d->ld, &lo, daemon_on_kernel_event, d, &why) == 0) {
 		d->bpf = true;
 		/* Loading parsed the kernel's BTF (megabytes): give it back. */
 		malloc_trim(0);
@@ -565,7 +572,10 @@ static void loop(struct daemon *d)
 
 	while (!d->stop) {
 		uint64_t now = now_mono_ns();
-		int n = epoll_wait(d->epfd, evs, 32, next_timeout_ms(d, now));
+		int n;
+
+		eventlog_flush();	/* what this turn logged, before waiting */
+		n = epoll_wait(d->epfd, evs, 32, next_timeout_ms(d, now));
 
 		if (n < 0 && errno != EINTR) {
 			log_err("epoll_wait: %s", strerror(errno));
@@ -685,8 +695,7 @@ static int start(struct daemon *d)
 	}
 	if (open_ring(d))
 		return RUN_EXIT_ERROR;
-	eventlog_add_sink(ring_sink, d);
-	eventlog_add_sink(control_sink, d);
+	daemon_add_sinks(d);
 	open_journal(d);
 	ao.dry_run = d->cfg->dry_run;
 	actuator_init(&d->act, &ao);
@@ -751,6 +760,7 @@ int daemon_run(const struct run_opts *opts)
 		notice("stopping");
 	}
 	shutdown_daemon(d);
+	eventlog_flush();
 	free(d);
 	return ret;
 }

@@ -75,6 +75,11 @@ void daemon_unwatch(struct daemon *d, int fd);
 /* Apply the config file again as a whole; a bad file keeps the running one
  * (err says why). 0 or -errno. */
 int daemon_reload(struct daemon *d, char *err, size_t errlen);
+/* The event log's sinks of the running daemon: the on-disk ring (d->ring,
+ * if open) and the control socket's followers. */
+void daemon_add_sinks(struct daemon *d);
+/* One kernel event (the ring buffer's callback): label, log. */
+int daemon_on_kernel_event(void *ctx, const struct memshed_event *e);
 /* What status, explain and the metrics are rendered from. */
 void daemon_fill_report(struct daemon *d, struct report_input *in);
 

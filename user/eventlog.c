@@ -13,6 +13,8 @@
 #define MAX_SINKS 64
 #define DUR_SUFFIX "_ms"
 #define BYTES_SUFFIX "_bytes"
+/* A record's buffer is kept for the next one up to this size. */
+#define SPARE_MAX 4096
 
 static struct { eventlog_sink_fn fn; void *ctx; } sinks[MAX_SINKS];
 static int nr_sinks;
@@ -62,19 +64,28 @@ int event_type_parse(const char *name)
 	return -1;
 }
 
+/* Buffered: the loop flushes before it waits (eventlog_flush), so a flood
+ * of records costs a write per buffer, not one per record. */
 static void stdout_sink(void *ctx, const char *type, const char *json, size_t len)
 {
-	struct strbuf text = {};
+	static struct strbuf text;
 
 	if (stdout_format == FORMAT_JSON) {
-		fputs(json, stdout);
+		fwrite(json, 1, len, stdout);
 	} else {
+		sb_reset(&text);
 		eventlog_render_text(&text, json, len);
-		fputs(text.s, stdout);
-		sb_free(&text);
+		fwrite(text.s, 1, text.len, stdout);
+		if (text.cap > SPARE_MAX)
+			sb_free(&text);
 	}
-	fputc('\n', stdout);
-	fflush(stdout);
+	putc('\n', stdout);
+}
+
+void eventlog_flush(void)
+{
+	if (stdout_on)
+		fflush(stdout);
 }
 
 void eventlog_setup(enum output_format fmt, bool to_stdout)
@@ -113,26 +124,52 @@ static uint64_t mono_to_real_ns(uint64_t mono_ns)
 	return now_real_ns() - (now_mono_ns() - mono_ns);
 }
 
-void ev_begin(struct ev *ev, const char *type, uint64_t ts_mono_ns)
+/*
+ * "2026-11-28T21:40:34.610Z": the part up to the seconds changes once a
+ * second, so it is formatted once a second.
+ */
+static void put_stamp(struct strbuf *sb, uint64_t real_ns)
 {
-	uint64_t real = mono_to_real_ns(ts_mono_ns);
-	time_t secs = real / 1000000000ull;
-	char stamp[48];
+	static time_t secs_done = -1;
+	static char secs_stamp[32];
+	static size_t secs_len;
+	time_t secs = real_ns / 1000000000ull;
+	unsigned int ms = real_ns / 1000000ull % 1000;
+	char frac[6] = { '.', '0' + ms / 100, '0' + ms / 10 % 10, '0' + ms % 10, 'Z' };
 	struct tm tm;
 
-	memset(ev, 0, sizeof(*ev));
+	if (secs != secs_done) {
+		gmtime_r(&secs, &tm);
+		secs_len = strftime(secs_stamp, sizeof(secs_stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		secs_done = secs;
+	}
+	sb_append(sb, secs_stamp, secs_len);
+	sb_append(sb, frac, 5);
+}
+
+/* The buffer of the last record emitted, for the next one. */
+static struct strbuf spare;
+
+void ev_begin(struct ev *ev, const char *type, uint64_t ts_mono_ns)
+{
 	ev->type = type;
-	gmtime_r(&secs, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03lluZ",
-		 (unsigned long long)(real / 1000000ull % 1000));
-	sb_printf(&ev->json, "{\"time\":\"%s\",\"ts_ns\":%llu,\"type\":\"%s\"", stamp,
-		  (unsigned long long)ts_mono_ns, type);
+	ev->json = spare;
+	spare = (struct strbuf){};
+	sb_reset(&ev->json);
+	sb_append(&ev->json, "{\"time\":\"", 9);
+	put_stamp(&ev->json, mono_to_real_ns(ts_mono_ns));
+	sb_append(&ev->json, "\",\"ts_ns\":", 10);
+	sb_u64(&ev->json, ts_mono_ns);
+	sb_append(&ev->json, ",\"type\":\"", 9);
+	sb_append(&ev->json, type, strlen(type));
+	sb_append(&ev->json, "\"", 1);
 }
 
 static void ev_key(struct ev *ev, const char *key)
 {
-	sb_printf(&ev->json, ",\"%s\":", key);
+	sb_append(&ev->json, ",\"", 2);
+	sb_append(&ev->json, key, strlen(key));
+	sb_append(&ev->json, "\":", 2);
 }
 
 void ev_str(struct ev *ev, const char *key, const char *v)
@@ -146,7 +183,7 @@ void ev_str(struct ev *ev, const char *key, const char *v)
 void ev_int(struct ev *ev, const char *key, int64_t v)
 {
 	ev_key(ev, key);
-	sb_printf(&ev->json, "%lld", (long long)v);
+	sb_i64(&ev->json, v);
 }
 
 void ev_float(struct ev *ev, const char *key, double v)
@@ -162,21 +199,28 @@ void ev_dur(struct ev *ev, const char *key, uint64_t ns)
 
 void ev_bytes(struct ev *ev, const char *key, int64_t bytes)
 {
-	sb_printf(&ev->json, ",\"%s" BYTES_SUFFIX "\":%lld", key, (long long)bytes);
+	sb_printf(&ev->json, ",\"%s" BYTES_SUFFIX "\":", key);
+	sb_i64(&ev->json, bytes);
 }
 
 void ev_json(struct ev *ev, const char *key, const char *json)
 {
 	ev_key(ev, key);
-	sb_printf(&ev->json, "%s", json);
+	sb_append(&ev->json, json, strlen(json));
 }
 
 void ev_emit(struct ev *ev)
 {
-	sb_printf(&ev->json, "}");
+	sb_append(&ev->json, "}", 1);
 	for (int i = 0; i < nr_sinks; i++)
 		sinks[i].fn(sinks[i].ctx, ev->type, ev->json.s, ev->json.len);
-	sb_free(&ev->json);
+	/* Kept for the next record unless one is kept already (a sink that
+	 * emitted a record of its own) or it grew large. */
+	if (!spare.s && ev->json.cap <= SPARE_MAX)
+		spare = ev->json;
+	else
+		sb_free(&ev->json);
+	ev->json = (struct strbuf){};
 }
 
 /* ---- text lines, rendered from the JSON ------------------------------- */
@@ -260,6 +304,19 @@ static void put_bytes(struct strbuf *sb, const char *s, size_t n)
 	sb_append(sb, s, n);
 }
 
+static void put(struct strbuf *sb, const char *s)
+{
+	sb_append(sb, s, strlen(s));
+}
+
+/* " KEY=" */
+static void put_key(struct strbuf *sb, const char *key, size_t len)
+{
+	sb_append(sb, " ", 1);
+	sb_append(sb, key, len);
+	sb_append(sb, "=", 1);
+}
+
 /* A JSON string, decoded into out (a NUL, raw or \u0000, is dropped). */
 static int cur_string(struct cursor *c, struct strbuf *out)
 {
@@ -271,7 +328,11 @@ static int cur_string(struct cursor *c, struct strbuf *out)
 		return -1;
 	while (c->p < c->end && *c->p != '"') {
 		if (*c->p != '\\') {
-			put_bytes(out, c->p++, 1);
+			const char *run = c->p;
+
+			while (c->p < c->end && *c->p != '"' && *c->p != '\\')
+				c->p++;
+			put_bytes(out, run, c->p - run);	/* as they are, up to an escape */
 			continue;
 		}
 		if (++c->p == c->end)
@@ -338,17 +399,18 @@ static int render_number(struct strbuf *out, const char *key, const char *tok)
 	long long b;
 
 	if (has_suffix(key, DUR_SUFFIX) && *tok != '-') {
-		sb_printf(out, " %.*s=%s", (int)(strlen(key) - strlen(DUR_SUFFIX)), key,
-			  fmt_duration(buf, sizeof(buf), ms_token_to_ns(tok)));
+		put_key(out, key, strlen(key) - strlen(DUR_SUFFIX));
+		put(out, fmt_duration(buf, sizeof(buf), ms_token_to_ns(tok)));
 	} else if (has_suffix(key, BYTES_SUFFIX) && !strpbrk(tok, ".eE")) {
 		b = strtoll(tok, NULL, 10);
-		sb_printf(out, " %.*s=%s%s", (int)(strlen(key) - strlen(BYTES_SUFFIX)), key,
-			  b < 0 ? "-" : "",
-			  fmt_bytes(buf, sizeof(buf), b < 0 ? -(uint64_t)b : (uint64_t)b));
+		put_key(out, key, strlen(key) - strlen(BYTES_SUFFIX));
+		put(out, b < 0 ? "-" : "");
+		put(out, fmt_bytes(buf, sizeof(buf), b < 0 ? -(uint64_t)b : (uint64_t)b));
 	} else if (strpbrk(tok, ".eE")) {
 		sb_printf(out, " %s=%.2f", key, strtod(tok, NULL));
 	} else {
-		sb_printf(out, " %s=%s", key, tok);
+		put_key(out, key, strlen(key));
+		put(out, tok);
 	}
 	return 0;
 }
@@ -364,26 +426,27 @@ static int render_list(struct cursor *c, struct strbuf *out, struct strbuf *tmp,
 	for (; !cur_eat(c, close); n++) {
 		if (n && !cur_eat(c, ','))
 			return -1;
-		sb_printf(out, "%s", n ? "," : "");
+		put(out, n ? "," : "");
 		if (object) {
 			sb_reset(tmp);
 			if (cur_string(c, tmp) || !cur_eat(c, ':'))
 				return -1;
-			sb_printf(out, "%s:", tmp->s ? tmp->s : "");
+			put(out, tmp->s ? tmp->s : "");
+			put(out, ":");
 		}
 		sb_reset(tmp);
 		if (c->p < c->end && *c->p == '"') {
 			if (cur_string(c, tmp))
 				return -1;
-			sb_printf(out, "%s", tmp->s ? tmp->s : "");
+			put(out, tmp->s ? tmp->s : "");
 		} else if (cur_bare(c, tok, sizeof(tok))) {
 			return -1;
 		} else {
-			sb_printf(out, "%s", tok);
+			put(out, tok);
 		}
 	}
 	if (!n)
-		sb_printf(out, "-");
+		put(out, "-");
 	return 0;
 }
 
@@ -398,21 +461,26 @@ static int render_field(struct cursor *c, const char *key, struct strbuf *out,
 		if (cur_string(c, tmp))
 			return -1;
 		if (!tmp->s)
-			sb_printf(tmp, "%s", "");
+			put(tmp, "");
 		if (!strcmp(key, "time")) {
 			snprintf(stamp, stamp_size, "%s", tmp->s);
 		} else if (!strcmp(key, "type")) {
-			sb_printf(out, "%s %-14s", stamp, tmp->s);
+			put(out, stamp);
+			put(out, " ");
+			put(out, tmp->s);
+			for (size_t pad = tmp->len; pad < 14; pad++)	/* %-14s */
+				sb_append(out, " ", 1);
 		} else if (!*tmp->s || strpbrk(tmp->s, " \t\n\"")) {
-			sb_printf(out, " %s=", key);
+			put_key(out, key, strlen(key));
 			sb_json_str(out, tmp->s);
 		} else {
-			sb_printf(out, " %s=%s", key, tmp->s);
+			put_key(out, key, strlen(key));
+			put(out, tmp->s);
 		}
 		return 0;
 	}
 	if (c->p < c->end && (*c->p == '[' || *c->p == '{')) {
-		sb_printf(out, " %s=", key);
+		put_key(out, key, strlen(key));
 		return render_list(c, out, tmp, *c->p == '{');
 	}
 	if (cur_bare(c, tok, sizeof(tok)))
@@ -441,7 +509,7 @@ void eventlog_render_text(struct strbuf *out, const char *json, size_t len)
 		out->len = start;
 		put_bytes(out, json, len);
 	}
-	sb_printf(out, "%s", "");	/* NUL-terminated even when empty */
+	put(out, "");	/* NUL-terminated even when empty */
 	sb_free(&key);
 	sb_free(&tmp);
 }

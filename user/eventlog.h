@@ -22,6 +22,9 @@ struct ev {
 typedef void (*eventlog_sink_fn)(void *ctx, const char *type, const char *json, size_t len);
 
 void eventlog_setup(enum output_format stdout_format, bool to_stdout);
+/* Records to stdout are buffered: write out what is pending (the daemon's
+ * loop does before it waits, and at exit). */
+void eventlog_flush(void);
 int eventlog_add_sink(eventlog_sink_fn fn, void *ctx);
 void eventlog_remove_sink(eventlog_sink_fn fn, void *ctx);
 
@@ -37,7 +40,7 @@ void ev_dur(struct ev *ev, const char *key, uint64_t ns);
 void ev_bytes(struct ev *ev, const char *key, int64_t bytes);
 /* A field given as ready JSON: an array or object of strings. */
 void ev_json(struct ev *ev, const char *key, const char *json);
-void ev_emit(struct ev *ev);		/* to every sink, then frees */
+void ev_emit(struct ev *ev);		/* to every sink; ev is done */
 
 /* Append the text line of a record to out (NUL-terminated); a record that
  * is not one of ours is appended as it is. */

@@ -26,5 +26,8 @@ void failpoint(const char *name, const char *what, ...)
 	vsnprintf(buf, sizeof(buf), what, ap);
 	va_end(ap);
 	log_warn("failpoint %s (%s): stalling %.3fs", name, buf, ns / 1e9);
+	/* The records of before the stall are out (stdout is written once per
+	 * turn of the loop): a test waits for them to act inside the window. */
+	fflush(stdout);
 	nanosleep(&(struct timespec){ ns / NS_PER_SEC, ns % NS_PER_SEC }, NULL);
 }

@@ -110,6 +110,9 @@ int hook_spawn(char *const argv[], char *const envp[], struct pidref *ret)
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0)
 		return -errno;
+	/* The hook writes to the daemon's stdout: the records buffered for it
+	 * (the unload that runs this hook) come first. */
+	fflush(stdout);
 	ca.flags = CLONE_PIDFD;
 	ca.pidfd = (uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;

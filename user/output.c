@@ -51,6 +51,9 @@ static void sb_grow(struct strbuf *sb, size_t need)
 	size_t cap = sb->cap ? sb->cap : 256;
 	char *s;
 
+	if (sb->len + need < sb->cap)
+		return;
+
 	while (cap < sb->len + need + 1)
 		cap *= 2;
 	if (cap == sb->cap)
@@ -87,22 +90,53 @@ void sb_append(struct strbuf *sb, const char *s, size_t n)
 
 void sb_json_str(struct strbuf *sb, const char *s)
 {
-	sb_printf(sb, "\"");
-	for (; s && *s; s++) {
+	static const char hex[] = "0123456789abcdef";
+	char esc[6] = "\\u00";
+	const char *run;
+
+	sb_append(sb, "\"", 1);
+	/* Runs of what needs no escape are copied as they are. */
+	for (run = s; s && *s; s++) {
 		unsigned char c = *s;
 
-		if (c == '"' || c == '\\')
-			sb_printf(sb, "\\%c", c);
-		else if (c == '\n')
-			sb_printf(sb, "\\n");
-		else if (c == '\t')
-			sb_printf(sb, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			sb_printf(sb, "\\u%04x", c);
-		else
-			sb_printf(sb, "%c", c);
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+			continue;
+		sb_append(sb, run, s - run);
+		run = s + 1;
+		if (c == '"' || c == '\\') {
+			esc[1] = c;
+			sb_append(sb, esc, 2);
+		} else if (c == '\n') {
+			sb_append(sb, "\\n", 2);
+		} else if (c == '\t') {
+			sb_append(sb, "\\t", 2);
+		} else {
+			esc[1] = 'u';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			sb_append(sb, esc, 6);
+		}
 	}
-	sb_printf(sb, "\"");
+	if (s)
+		sb_append(sb, run, s - run);
+	sb_append(sb, "\"", 1);
+}
+
+void sb_u64(struct strbuf *sb, uint64_t v)
+{
+	char buf[20], *p = buf + sizeof(buf);
+
+	do
+		*--p = '0' + v % 10;
+	while (v /= 10);
+	sb_append(sb, p, buf + sizeof(buf) - p);
+}
+
+void sb_i64(struct strbuf *sb, int64_t v)
+{
+	if (v < 0)
+		sb_append(sb, "-", 1);
+	sb_u64(sb, v < 0 ? -(uint64_t)v : (uint64_t)v);
 }
 
 void sb_reset(struct strbuf *sb)

@@ -30,6 +30,8 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sb_append(struct strbuf *sb, const char *s, size_t n);
 void sb_json_str(struct strbuf *sb, const char *s);	/* quoted, escaped */
+void sb_u64(struct strbuf *sb, uint64_t v);		/* decimal, as %llu */
+void sb_i64(struct strbuf *sb, int64_t v);		/* decimal, as %lld */
 void sb_reset(struct strbuf *sb);
 void sb_free(struct strbuf *sb);
 

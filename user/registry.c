@@ -302,22 +302,48 @@ int registry_unlabel(struct registry *r, pid_t tgid)
 	return 0;
 }
 
-uint32_t registry_on_exec(struct registry *r, pid_t tgid, uint64_t start_time)
+/* The daemon's own pid (getpid is a system call: asked once). */
+static pid_t self_pid(void)
+{
+	static pid_t self;
+
+	if (!self)
+		self = getpid();
+	return self;
+}
+
+uint32_t registry_on_exec(struct registry *r, pid_t tgid, uint64_t start_time,
+			  const char *comm, uint32_t label)
 {
 	struct proc_facts f;
-	uint32_t id = 0;
+	struct proc_entry *e;
 	int ci;
 
-	if (tgid == getpid())
+	if (tgid == self_pid())
 		return 0;
-	proc_get(r, tgid, start_time);	/* forget a recycled PID's entry */
-	/* An explicit rule beats an inherited label. */
+	e = proc_get(r, tgid, start_time);	/* forget a recycled PID's entry */
+	/* An explicit rule beats an inherited label. The name is the one the
+	 * event carries: /proc would show a later rename's (which has an event
+	 * of its own). */
 	facts_init(&f, &r->match, tgid);
+	if (comm) {
+		memcpy(f.comm, comm, MEMSHED_COMM_LEN);
+		f.comm[MEMSHED_COMM_LEN] = '\0';
+		f.have_comm = true;
+	}
 	ci = match_component(&r->match, &f);
 	facts_free(&f);
-	if (ci >= 0 && label_one(r, tgid, start_time, ci + 1, ORIGIN_RULE) == 0)
-		id = ci + 1;
-	return id;
+	if (ci < 0)
+		return 0;
+	/* Labelled so already, in the kernel (as of the event) and here: a
+	 * process renaming itself to its rule's name again costs nothing. */
+	if (e && tgid > 1 && label == (uint32_t)ci + 1 && e->comp_id == label && start_time &&
+	    e->start_time == start_time) {
+		e->origin = ORIGIN_RULE;
+		proc_watch(r, e, 0);
+		return label;
+	}
+	return label_one(r, tgid, start_time, ci + 1, ORIGIN_RULE) == 0 ? ci + 1 : 0;
 }
 
 void registry_on_fork(struct registry *r, pid_t tgid, pid_t ppid, uint64_t start_time,

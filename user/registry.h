@@ -125,8 +125,11 @@ void registry_mark_sockets(struct registry *r);
 /* Cheap catch-up: processes that started since the last scan, children
  * forked before their parent's label, execs whose events were dropped. */
 int registry_rescan(struct registry *r);
-/* A process exec'd or renamed itself: match it. Returns its comp_id or 0. */
-uint32_t registry_on_exec(struct registry *r, pid_t tgid, uint64_t start_time);
+/* A process exec'd or renamed itself: match it. comm: its name as the
+ * event has it (NULL: read /proc); label: its label in the kernel as of the
+ * event. Returns its comp_id or 0. */
+uint32_t registry_on_exec(struct registry *r, pid_t tgid, uint64_t start_time,
+			  const char *comm, uint32_t label);
 void registry_on_fork(struct registry *r, pid_t tgid, pid_t ppid, uint64_t start_time,
 		      uint32_t comp_id);
 void registry_on_exit(struct registry *r, pid_t tgid, uint64_t start_time);

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "eventlog.h"
@@ -83,6 +85,101 @@ static void old_text(struct strbuf *t, const char *stamp, const char *type,
 			break;
 		}
 	}
+}
+
+/* ---- the reference for the JSON: ev_* and sb_json_str as they were, each
+ * piece through sb_printf (records are built without it now) ------------- */
+
+static void old_json_str(struct strbuf *sb, const char *s)
+{
+	sb_printf(sb, "\"");
+	for (; s && *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			sb_printf(sb, "\\%c", c);
+		else if (c == '\n')
+			sb_printf(sb, "\\n");
+		else if (c == '\t')
+			sb_printf(sb, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			sb_printf(sb, "\\u%04x", c);
+		else
+			sb_printf(sb, "%c", c);
+	}
+	sb_printf(sb, "\"");
+}
+
+static void old_json(struct strbuf *j, const char *stamp, uint64_t ts, const char *type,
+		     const struct field *f, int n)
+{
+	sb_printf(j, "{\"time\":\"%s\",\"ts_ns\":%llu,\"type\":\"%s\"", stamp,
+		  (unsigned long long)ts, type);
+	for (int k = 0; k < n; k++, f++) {
+		switch (f->kind) {
+		case K_STR:
+			sb_printf(j, ",\"%s\":", f->key);
+			old_json_str(j, f->s);
+			break;
+		case K_INT:
+			sb_printf(j, ",\"%s\":%lld", f->key, (long long)f->i);
+			break;
+		case K_FLOAT:
+			sb_printf(j, ",\"%s\":%.3f", f->key, f->f);
+			break;
+		case K_DUR:
+			sb_printf(j, ",\"%s_ms\":%.3f", f->key, f->ns / 1e6);
+			break;
+		case K_BYTES:
+			sb_printf(j, ",\"%s_bytes\":%lld", f->key, (long long)f->i);
+			break;
+		case K_VICTIMS:
+			sb_printf(j, ",\"%s\":[", f->key);
+			for (int v = 0; v < f->n; v++) {
+				sb_printf(j, "%s", v ? "," : "");
+				old_json_str(j, names[v]);
+			}
+			sb_printf(j, "]");
+			break;
+		case K_SKIPPED:
+			sb_printf(j, ",\"%s\":{", f->key);
+			for (int v = 0; v < f->n; v++) {
+				sb_printf(j, "%s", v ? "," : "");
+				old_json_str(j, names[v]);
+				sb_printf(j, ":\"%s\"", verdicts[v % 3]);
+			}
+			sb_printf(j, "}");
+			break;
+		case NR_KINDS:
+			break;
+		}
+	}
+	sb_printf(j, "}");
+}
+
+/* The old stamp of a wall-clock time. */
+static void old_stamp(uint64_t real, char *buf, size_t size)
+{
+	time_t secs = real / 1000000000ull;
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + strlen(buf), size - strlen(buf), ".%03lluZ",
+		 (unsigned long long)(real / 1000000ull % 1000));
+}
+
+/* The wall-clock ms of a stamp, or 0 if it is not one. */
+static uint64_t stamp_ms(const char *stamp)
+{
+	struct tm tm = {};
+	const char *p = strptime(stamp, "%Y-%m-%dT%H:%M:%S.", &tm);
+	char *end;
+	long ms = p ? strtol(p, &end, 10) : -1;
+
+	if (ms < 0 || ms > 999 || end != p + 3 || strcmp(end, "Z"))
+		return 0;
+	return (uint64_t)timegm(&tm) * 1000 + ms;
 }
 
 /* ---- building records through ev_* and catching them in a sink ---------- */
@@ -228,8 +325,22 @@ static void check_record(const char *what, const char *type, uint64_t ts,
 	struct strbuf want = {}, got = {};
 	char stamp[64];
 
+	uint64_t before = (now_real_ns() - (now_mono_ns() - ts)) / 1000000, after, ms;
+	char again[64];
+
 	emit(type, ts, f, n);
+	after = (now_real_ns() - (now_mono_ns() - ts)) / 1000000;
 	stamp_of(caught.s, stamp, sizeof(stamp));
+	ms = stamp_ms(stamp);
+	old_stamp(ms * 1000000, again, sizeof(again));
+	/* The wall clock of ts as the record was made (give or take a
+	 * preemption between the two clock reads), in the old format. */
+	CHECK(ms + 100 >= before && ms <= after + 100 && !strcmp(stamp, again),
+	      "%s: stamp %s (%llu ms), want %llu..%llu ms as %s", what, stamp,
+	      (unsigned long long)ms, (unsigned long long)before, (unsigned long long)after, again);
+	old_json(&want, stamp, ts, type, f, n);
+	CHECK(!strcmp(caught.s, want.s), "%s: JSON\n  %s\nwant\n  %s", what, caught.s, want.s);
+	sb_reset(&want);
 	old_text(&want, stamp, type, f, n);
 	eventlog_render_text(&got, caught.s, caught.len);
 	CHECK(got.s && !strcmp(got.s, want.s), "%s: text\n  %s\nwant\n  %s\nfrom %s", what,
@@ -352,6 +463,45 @@ static void test_not_a_record(void)
 	sb_free(&t);
 }
 
+/*
+ * Records to stdout are buffered, not written one by one: nothing reaches
+ * the file until eventlog_flush (the daemon's loop flushes before it waits),
+ * and then every record, in order, a line each.
+ */
+static void test_stdout_buffered_until_flush(void)
+{
+	char path[] = "/tmp/memshed-test-eventlog.XXXXXX", want[4096] = "", got[4096] = "";
+	int fd = mkstemp(path), saved;
+	off_t before, after;
+	struct ev ev;
+	size_t len = 0;
+
+	CHECK(fd >= 0, "mkstemp");
+	if (fd < 0)
+		return;
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	eventlog_setup(FORMAT_JSON, true);
+	for (int i = 0; i < 10; i++) {
+		ev_begin(&ev, "notice", now_mono_ns());
+		ev_int(&ev, "n", i);
+		ev_emit(&ev);
+		len += snprintf(want + len, sizeof(want) - len, "%s\n", caught.s);
+	}
+	before = lseek(fd, 0, SEEK_END);
+	eventlog_flush();
+	after = lseek(fd, 0, SEEK_END);
+	eventlog_setup(FORMAT_TEXT, false);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	CHECK(before == 0, "%lld bytes written before the flush", (long long)before);
+	CHECK(pread(fd, got, sizeof(got) - 1, 0) == (ssize_t)len && !strcmp(got, want),
+	      "after the flush (%lld bytes):\n%s\nwant\n%s", (long long)after, got, want);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	eventlog_setup(FORMAT_TEXT, false);
@@ -361,6 +511,7 @@ int main(void)
 	RUN_TEST(test_durations_from_microseconds);
 	RUN_TEST(test_old_ring_records);
 	RUN_TEST(test_not_a_record);
+	RUN_TEST(test_stdout_buffered_until_flush);
 	sb_free(&caught);
 	return harness_exit();
 }
