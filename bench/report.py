@@ -499,8 +499,9 @@ def recommend(res):
 
 def md(res):
     mc = res["machine"]
+    only = f"; sections BENCH_ONLY=\"{mc['only']}\" only" if mc.get("only") else ""
     o = [f"# memshed benchmarks\n",
-         f"`make bench` ({'quick: BENCH_QUICK=1' if mc.get('quick') else 'full'}), "
+         f"`make bench` ({'quick: BENCH_QUICK=1' if mc.get('quick') else 'full'}{only}), "
          f"{mc['date']}, kernel {mc['kernel']}, {mc['cores']} cores ({mc['cpu']}), "
          f"{mc['mem_total_kib'] // 1024} MiB RAM, commit {mc.get('commit') or '?'}; load average "
          f"{mc['loadavg']} at start, {res.get('end', {}).get('loadavg', '?')} at the end "
