@@ -3,7 +3,9 @@
  * What makes a component *used*, seen in the kernel: one of its processes
  * received data on a socket, or a connection arrived at one of its
  * listening sockets. (CPU use is judged in the sample pass, rss.bpf.c.)
- * Unlabelled tasks pay one task-storage lookup per receive.
+ * A receive by a process with no task storage at all costs two loads; the
+ * rest look a thread up in a per-CPU record of the last two, and look its
+ * label up once per tick.
  *
  * Sockets are found by mark_sockets, a task_file iterator the daemon runs
  * after labelling: it keys each listening TCP socket of a labelled process
@@ -78,23 +80,63 @@ static __always_inline void mark_access(__u64 *last_ns, __u64 *last_tick)
 	*last_ns = bpf_ktime_get_ns();
 }
 
+/*
+ * Per CPU, the last two threads whose receive was accounted in a tick
+ * (marked, or found unlabelled): their further receives in that tick
+ * would change nothing, and skip the label lookup (a task-storage hit
+ * costs more than all the rest of this program). A label given or taken
+ * meanwhile counts from the next tick; an access is timed to a tick anyway.
+ */
+struct recv_seen {
+	__u32 tid[2];
+	__u32 next;		/* the slot to give to a new thread */
+	__u64 tick[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct recv_seen);
+} recv_seen SEC(".maps");
+
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(handle_sock_recv, struct sock *sk, int ret, int flags)
 {
 	struct task_struct *task;
 	struct memshed_comp *c;
+	struct recv_seen *s;
+	__u64 tick;
+	__u32 zero = 0, tid, i;
 	__u16 family;
 
 	if (ret <= 0 || (flags & MSG_PEEK))
 		return 0;	/* nothing received (EAGAIN, EOF), or a peek */
-	task = bpf_get_current_task_btf();
-	c = comp_of(comp_id_of(task));
-	if (!c)
-		return 0;
 	family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
 		return 0;	/* netlink & co. are the host talking, not a client */
-	mark_access(&c->last_recv_ns, &c->recv_tick);
+	task = bpf_get_current_task_btf();
+	if (!task->group_leader->bpf_storage)
+		return 0;	/* no task storage of any map: not labelled */
+	s = bpf_map_lookup_elem(&recv_seen, &zero);
+	if (!s)
+		return 0;
+	tid = task->pid;
+	tick = bpf_jiffies64();
+	if (s->tid[0] == tid)
+		i = 0;
+	else if (s->tid[1] == tid)
+		i = 1;
+	else
+		i = s->next & 1;
+	if (s->tid[i] == tid && s->tick[i] == tick)
+		return 0;
+	c = comp_of(comp_id_of(task));
+	if (c)
+		mark_access(&c->last_recv_ns, &c->recv_tick);
+	s->tid[i] = tid;
+	s->tick[i] = tick;
+	s->next = i ^ 1;
 	return 0;
 }
 

@@ -12,6 +12,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 __u32 exec_events = 0;
+__u64 info_woke_ns = 0;
+const volatile __u64 info_wake_ns = MEMSHED_INFO_WAKE_NS;
 /* Informational events per user: a burst of info_burst, then one per
  * info_interval_ns (defaults: 64, then 200/s). */
 const volatile __u64 info_interval_ns = 5000000;
@@ -72,7 +74,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	e->proc.ppid = parent->tgid;
 	e->proc.child_pid = child->pid;
-	bpf_ringbuf_submit(e, 0);
+	info_submit_lazy(e);
 	return 0;
 }
 
@@ -112,7 +114,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->proc.ppid = BPF_CORE_READ(p, real_parent, tgid);
 	e->proc.cgroup_id = BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
 	e->proc.cgroup_level = BPF_CORE_READ(p, cgroups, dfl_cgrp, level);
-	bpf_ringbuf_submit(e, 0);
+	info_submit_lazy(e);
 	return 0;
 }
 
@@ -136,7 +138,7 @@ int BPF_PROG(handle_rename, struct task_struct *task, const char *comm)
 	if (!e)
 		return 0;
 	__builtin_memcpy(e->hdr.comm, name, sizeof(name));
-	bpf_ringbuf_submit(e, 0);
+	info_submit_lazy(e);
 	return 0;
 }
 
@@ -160,6 +162,6 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	if (!e)
 		return 0;
 	e->proc.exit_code = p->exit_code;
-	bpf_ringbuf_submit(e, 0);
+	info_submit_lazy(e);
 	return 0;
 }

@@ -84,6 +84,7 @@ extern __u64 usage_total;			/* bytes, sum over components */
 extern __u64 budget_bytes[MEMSHED_NR_LEVELS];	/* 0: level off */
 extern __u32 budget_level;			/* level of usage_total */
 extern __u32 exec_events;			/* 1: report execs and renames */
+extern __u64 info_woke_ns;			/* a lifecycle record last woke the daemon */
 
 /* Settings written to .rodata before load. */
 extern const volatile __u32 page_shift;
@@ -91,6 +92,7 @@ extern const volatile __u32 nr_cpus;		/* possible CPUs, for per-CPU sums */
 extern const volatile __u64 stall_threshold_ns;
 extern const volatile __u64 info_interval_ns;	/* one info event per user per this... */
 extern const volatile __u64 info_burst;		/* ...after a burst of this many */
+extern const volatile __u64 info_wake_ns;	/* lifecycle records wake at most once per this */
 
 /* The label of a task's process, or NULL if it is not labelled. */
 static __always_inline struct memshed_task_label *label_of(struct task_struct *task)
@@ -177,6 +179,30 @@ info_reserve(__u32 type, struct task_struct *task, __u32 comp_id)
 	}
 	event_fill(e, type, task, comp_id);
 	return e;
+}
+
+/* A lifecycle record: it wakes the daemon only if none did in the last
+ * info_wake_ns (MEMSHED_INFO_WAKE_NS); within that the daemon looks again
+ * by itself (user/daemon.c, ring_drain). Races between CPUs only wake more. */
+static __always_inline void info_submit_lazy(struct memshed_event *e)
+{
+	__u64 now = e->hdr.ts_ns;
+
+	if (now - info_woke_ns < info_wake_ns) {
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+		return;
+	}
+	info_woke_ns = now;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* An informational record the daemon reacts to at once (reclaim, stalls):
+ * lazy records may be waiting ahead of it, so the usual wake-up (only when
+ * the ring was empty) would not come; force it then. */
+static __always_inline void info_submit_now(struct memshed_event *e)
+{
+	bpf_ringbuf_submit(e, e->hdr.ts_ns - info_woke_ns < info_wake_ns ?
+			   BPF_RB_FORCE_WAKEUP : 0);
 }
 
 #endif

@@ -101,7 +101,7 @@ static __always_inline void stall_end(enum stall_kind kind, __u32 type, __u64 nr
 	e->stall.order = s->order[kind];
 	e->stall.memcg_id = task_memcg_id(task);
 	e->stall.psi_some_total_ns = task_psi_mem_some(task);
-	bpf_ringbuf_submit(e, 0);
+	info_submit_now(e);
 }
 
 SEC("tp_btf/mm_vmscan_direct_reclaim_begin")
@@ -161,7 +161,7 @@ int BPF_PROG(handle_kswapd_wake, int nid, int zid, int order)
 		return 0;
 	e->kswapd.nid = nid;
 	e->kswapd.order = order;
-	bpf_ringbuf_submit(e, 0);
+	info_submit_now(e);
 	return 0;
 }
 
@@ -174,7 +174,7 @@ int BPF_PROG(handle_kswapd_sleep, int nid)
 	if (!e)
 		return 0;
 	e->kswapd.nid = nid;
-	bpf_ringbuf_submit(e, 0);
+	info_submit_now(e);
 	return 0;
 }
 
@@ -190,7 +190,7 @@ int BPF_PROG(handle_throttled, int nid, int usec_timeout, int usec_delayed, int 
 	e->stall.duration_ns = (__u64)usec_delayed * 1000;
 	e->stall.reason = reason;
 	e->stall.memcg_id = task_memcg_id(task);
-	bpf_ringbuf_submit(e, 0);
+	info_submit_now(e);
 	return 0;
 }
 

@@ -11,6 +11,11 @@
 #define MEMSHED_COMM_LEN	16
 #define MEMSHED_MAX_COMPONENTS	4096	/* comp_id 0 means "not labelled" */
 #define MEMSHED_NR_LEVELS	4
+/* Lifecycle records (exec, fork, exit, rename) wake the daemon at most once
+ * per this: one submitted within it of one that did is left for the
+ * daemon's next look, which it takes this long after a drain that found
+ * records (a wake-up is an interrupt to self: ~20 us in a guest). */
+#define MEMSHED_INFO_WAKE_NS	10000000ull
 
 enum memshed_level {
 	MEMSHED_LEVEL_LOW = 0,

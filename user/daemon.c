@@ -125,6 +125,16 @@ int daemon_on_kernel_event(void *ctx, const struct memshed_event *e)
 	return 0;
 }
 
+/* Both rings, decisions first. A lifecycle record submitted within
+ * MEMSHED_INFO_WAKE_NS of one that woke us wakes nobody (bpf/memshed.bpf.h):
+ * after a drain that found records, look again that much later, until one
+ * finds none. */
+static void ring_drain(struct daemon *d, uint64_t now)
+{
+	if (d->bpf && loader_poll_events(&d->ld) > 0)
+		d->ring_recheck_ns = now + MEMSHED_INFO_WAKE_NS;
+}
+
 /* The kernel's budget lines follow the limit (a % of RAM may move). */
 static void budget_push(struct daemon *d)
 {
@@ -183,6 +193,7 @@ static void on_timer(struct daemon *d)
 	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0)
 		return;
 	check_drops(d);
+	ring_drain(d, now_mono_ns());
 	registry_rescan(&d->reg);	/* what dropped events missed, and new listeners */
 	if (pressure_rearm(&d->pr, now_mono_ns()))
 		pressure_watch(d);
@@ -509,6 +520,8 @@ static int next_timeout_ms(struct daemon *d, uint64_t now)
 		next = d->next_sample_ns;
 	if (d->recheck_at_ns && d->recheck_at_ns < next)
 		next = d->recheck_at_ns;
+	if (d->ring_recheck_ns && d->ring_recheck_ns < next)
+		next = d->ring_recheck_ns;
 	/* A level on its way down, and clients that owe a request. */
 	if (d->pr.below_since_ns && d->pr.below_since_ns + d->cfg->settle_ns < next)
 		next = d->pr.below_since_ns + d->cfg->settle_ns;
@@ -537,7 +550,7 @@ static void dispatch(struct daemon *d, const struct epoll_event *ev, uint64_t no
 
 	switch ((enum tag)(ev->data.u64 >> 32)) {
 	case TAG_RINGBUF:
-		loader_poll_events(&d->ld);
+		ring_drain(d, now);
 		break;
 	case TAG_SIGNAL:
 		on_signal(d);
@@ -584,6 +597,10 @@ static void loop(struct daemon *d)
 		now = now_mono_ns();
 		for (int i = 0; i < n; i++)
 			dispatch(d, &evs[i], now);
+		if (d->ring_recheck_ns && now >= d->ring_recheck_ns) {
+			d->ring_recheck_ns = 0;
+			ring_drain(d, now);
+		}
 		round_step(d, now);
 		/* Fault sampling for what the scan labelled, a batch per turn. */
 		if (d->reg.nr_arm)
@@ -597,8 +614,10 @@ static void loop(struct daemon *d)
 			d->recheck_at_ns = 0;
 			round_request_eval(d, "min idle reached");
 		}
-		if (d->eval_pending && now >= d->cooldown_until_ns)
+		if (d->eval_pending && now >= d->cooldown_until_ns) {
+			ring_drain(d, now);	/* the latest forks, in the victims' pids */
 			round_evaluate(d, d->eval_reason);
+		}
 	}
 }
 

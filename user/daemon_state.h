@@ -53,6 +53,7 @@ struct daemon {
 	uint64_t cooldown_until_ns;
 	uint64_t next_sample_ns;	/* when usage is looked at next (round_sample) */
 	uint64_t recheck_at_ns;		/* a recent component's min idle ends: decide again; 0 none */
+	uint64_t ring_recheck_ns;	/* look at the rings again (lazy lifecycle records); 0 none */
 	/* The last candidates record: an identical decision is not written
 	 * again (a budget or PSI wake-up storm would bury the history), only
 	 * counted, and repeated once a minute while it lasts. */

@@ -252,6 +252,8 @@ int loader_start(struct loader *ld, const struct loader_opts *o,
 	skel->rodata->page_shift = __builtin_ctz(sysconf(_SC_PAGESIZE));
 	skel->rodata->nr_cpus = libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1;
 	skel->rodata->stall_threshold_ns = o->stall_threshold_ns;
+	if (o->info_wake_ns)
+		skel->rodata->info_wake_ns = o->info_wake_ns;
 	if (o->info_unlimited)
 		skel->rodata->info_interval_ns = 0;	/* every event is within budget */
 	bpf_map__set_max_entries(skel->maps.info, o->ringbuf_size);

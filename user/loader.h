@@ -20,6 +20,7 @@ struct loader_opts {
 	const char *btf_path;		/* NULL: the running kernel's */
 	bool verbose;			/* show libbpf's own messages */
 	bool info_unlimited;		/* the benchmark's: no per-user limit on info events */
+	uint64_t info_wake_ns;		/* 0: MEMSHED_INFO_WAKE_NS (the daemon's; tests set more) */
 };
 
 typedef int (*loader_event_fn)(void *ctx, const struct memshed_event *e);

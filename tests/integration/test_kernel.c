@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -47,12 +48,15 @@ static int count_events(uint32_t type, pid_t tgid)
 	return n;
 }
 
+static uint64_t start_wake_ns;	/* loader_opts.info_wake_ns of the next start() */
+
 static int start(struct loader *ld, enum rss_mode mode, uint32_t ringbuf)
 {
 	struct loader_opts o = {
 		.ringbuf_size = ringbuf ? ringbuf : 1 << 20,
 		.stall_threshold_ns = 1,	/* every stall is an event here */
 		.rss_mode = mode,
+		.info_wake_ns = start_wake_ns,
 	};
 	enum loader_error why;
 
@@ -934,6 +938,125 @@ static void test_reclaim_stalls(void)
 	unlink(path);
 }
 
+/* A fork per byte on the pipe *arg (grandchildren exit at once), until EOF. */
+static void fork_per_byte(void *arg)
+{
+	char b;
+
+	while (read(*(int *)arg, &b, 1) == 1) {
+		pid_t p = fork();
+
+		if (p == 0)
+			_exit(0);
+		waitpid(p, NULL, 0);
+		if (write(*((int *)arg + 1), "d", 1) != 1)	/* done */
+			_exit(1);
+	}
+	_exit(0);
+}
+
+/* Records of these types woke the reader only if one of another type came
+ * along (stalls and kswapd of other work on the host wake it, rightly). */
+static bool only_lifecycle(void)
+{
+	for (int i = 0; i < nr_seen; i++)
+		if (seen[i].hdr.type != MEMSHED_EV_FORK && seen[i].hdr.type != MEMSHED_EV_EXIT)
+			return false;
+	return true;
+}
+
+static int readable(int epfd, int ms)
+{
+	struct epoll_event ev;
+
+	return epoll_wait(epfd, &ev, 1, ms);
+}
+
+/* Lifecycle records wake the reader at most once per info_wake_ns (one
+ * interrupt to self each: ~20 us in a guest); the ones in between wait for
+ * the reader's next look. A stall still wakes it at once, though lazy
+ * records ahead of it keep the ring from looking newly non-empty. */
+static void test_lifecycle_wakes_lazily(void)
+{
+	char path[] = "/var/tmp/memshed-ktest-XXXXXX";
+	struct loader lazy, keep = ld;
+	int cmd[2], done[2], fds[2], epfd, tmp, woke, stalls = 0;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct child c, t = { .pid = -1, .go = -1 };
+	char b;
+
+	start_wake_ns = 60ull * 1000000000;	/* all of this test is within one window */
+	CHECK(start(&lazy, RSS_TRACEPOINT, 0) == 0, "load with a 60 s wake-up window");
+	start_wake_ns = 0;
+	ld = lazy;
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(epfd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, loader_epoll_fd(&ld), &ev) == 0,
+	      "an epoll set on the rings");
+	CHECK(pipe(cmd) == 0 && pipe(done) == 0, "pipes");
+	fds[0] = cmd[0];
+	fds[1] = done[1];
+	c = spawn(fork_per_byte, fds);
+	CHECK(label(&ld, c.pid, 9) == 0, "label");
+	child_go(&c);
+	drain(&ld, 20);
+	readable(epfd, 0);	/* the ring was empty when last looked at */
+
+	CHECK(write(cmd[1], "f", 1) == 1 && read(done[0], &b, 1) == 1, "a first fork");
+	woke = readable(epfd, 1000);
+	nr_seen = 0;
+	loader_poll_events(&ld);
+	CHECK(woke == 1, "the first lifecycle record woke the reader");
+	CHECK(count_events(MEMSHED_EV_FORK, 0) == 1, "its fork record");
+	readable(epfd, 0);
+
+	for (int i = 0; i < 3; i++)
+		CHECK(write(cmd[1], "f", 1) == 1 && read(done[0], &b, 1) == 1, "fork %d", i + 2);
+	woke = readable(epfd, 300);
+	nr_seen = 0;
+	loader_poll_events(&ld);
+	CHECK(count_events(MEMSHED_EV_FORK, 0) == 3, "the next three fork records are there (%d)",
+	      count_events(MEMSHED_EV_FORK, 0));
+	CHECK(!woke || !only_lifecycle(), "and they did not wake the reader");
+	readable(epfd, 0);
+
+	/* One more lazy record left pending, then a memcg reclaim stall. */
+	tmp = mkstemp(path);
+	CHECK(tmp >= 0, "temp file");
+	close(tmp);
+	CHECK(make_file(path, 128 * MiB) == 0, "a 128 MiB file");
+	CHECK(memcg_create(64 * MiB) == 0, "a 64 MiB v1 memcg");
+	write_str("/proc/sys/vm", "drop_caches", "3");
+	if (readable(epfd, 0) == 1) {
+		loader_poll_events(&ld);	/* other work on the host stalled */
+		readable(epfd, 0);
+	}
+	nr_seen = 0;
+	CHECK(write(cmd[1], "f", 1) == 1 && read(done[0], &b, 1) == 1, "a fifth fork");
+	t = spawn(thrash, path);
+	memcg_enter(t.pid);
+	child_go(&t);
+	for (int i = 0; i < 100 && !stalls; i++) {
+		if (readable(epfd, 100) != 1)
+			continue;
+		loader_poll_events(&ld);
+		stalls = count_events(MEMSHED_EV_MEMCG_RECLAIM, t.pid) +
+			 count_events(MEMSHED_EV_RECLAIM_STALL, t.pid);
+	}
+	CHECK(stalls > 0, "a stall woke the reader behind a pending lazy record");
+	CHECK(count_events(MEMSHED_EV_FORK, 0) == 1, "the lazy record came with it");
+	child_kill(&t);
+	memcg_remove();
+	unlink(path);
+	close(cmd[1]);
+	close(done[0]);
+	close(cmd[0]);
+	close(done[1]);
+	child_kill(&c);
+	close(epfd);
+	loader_stop(&ld);
+	ld = keep;
+}
+
 static void anon_hog(void *arg)
 {
 	for (;;) {
@@ -1043,6 +1166,7 @@ int main(void)
 	RUN_TEST(test_flood_never_blinds);
 	RUN_TEST(test_exit_events);
 	RUN_TEST(test_reclaim_stalls);
+	RUN_TEST(test_lifecycle_wakes_lazily);
 	RUN_TEST(test_oom_kill_event);
 	RUN_TEST(test_ringbuf_overflow_counted);
 	loader_stop(&ld);
