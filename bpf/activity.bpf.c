@@ -3,9 +3,11 @@
  * What makes a component *used*, seen in the kernel: one of its processes
  * received data on a socket, or a connection arrived at one of its
  * listening sockets. (CPU use is judged in the sample pass, rss.bpf.c.)
- * A receive by a process with no task storage at all costs two loads; the
- * rest look a thread up in a per-CPU record of the last two, and look its
- * label up once per tick.
+ * TCP receives are read off the sockets by the sample pass (activity.bpf.h);
+ * the receive hook below, for UNIX and UDP sockets, is attached only while
+ * a labelled process holds one. There, a receive by a process with no task
+ * storage at all costs two loads; the rest look a thread up in a per-CPU
+ * record of the last two, and look its label up once per tick.
  *
  * Sockets are found by mark_sockets, a task_file iterator the daemon runs
  * after labelling: it keys each listening TCP socket of a labelled process
@@ -16,12 +18,11 @@
  * wakes the daemon to thaw it. The data probe (tcp_probe runs for every
  * segment received) is attached only while something is hibernated.
  */
-#include "memshed.bpf.h"
+#include "activity.bpf.h"
 
-#define AF_UNIX		1
-#define AF_INET		2
-#define AF_INET6	10
 #define MSG_PEEK	2
+
+__u32 recv_uncovered = 0;	/* zeroed by user space before each sample pass */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -9,11 +9,13 @@
  *    runs on every RSS change of every process on the host;
  *  - sample_procs, a task iterator the daemon runs when it wants fresh
  *    numbers: it applies pending labels, refreshes RSS, sums CPU runtime,
- *    and at the end of the pass resynchronises the component sums from the
- *    process records and classifies CPU use against idle_cpu.
+ *    reads the sockets of labelled processes (activity.bpf.h), and at the
+ *    end of the pass resynchronises the component sums from the process
+ *    records and classifies CPU use against idle_cpu.
  */
 #include "memshed.bpf.h"
 #include "rss.bpf.h"
+#include "activity.bpf.h"
 
 __u64 ringbuf_drops = 0;
 __u64 info_drops = 0;
@@ -240,6 +242,18 @@ static __always_inline void end_of_pass(void)
 	usage_check(x.usage, 0, 0);
 }
 
+/* The time of this pass, read once. */
+static __u64 clock_pass = 0, clock_ns = 0;
+
+static __always_inline __u64 pass_clock(void)
+{
+	if (clock_pass != sample_pass) {
+		clock_pass = sample_pass;
+		clock_ns = bpf_ktime_get_ns();
+	}
+	return clock_ns;
+}
+
 /*
  * Visits every task. Leaders take their pending label and refresh their
  * process's RSS; every thread adds its CPU runtime to its process's total
@@ -281,5 +295,7 @@ int sample_procs(struct bpf_iter__task *ctx)
 	p->runtime_ns += task->se.sum_exec_runtime;
 	if (task->pid == tgid && task->mm)
 		proc_refresh(p, tgid, task->mm, true);
+	if (task->pid == tgid)
+		sockets_sample(task, p->comp_id, pass_clock(), (__u32)bpf_jiffies64());
 	return 0;
 }

@@ -170,6 +170,9 @@ static int loader_attach(struct loader *ld, const struct loader_opts *o)
 	/* tcp_probe runs for every segment received: only while a component
 	 * is hibernated. */
 	bpf_program__set_autoattach(ld->skel->progs.handle_tcp_probe, false);
+	/* sock_recv_length runs for every receive on the host: only while a
+	 * labelled process holds a socket the sample pass cannot read. */
+	bpf_program__set_autoattach(ld->skel->progs.handle_sock_recv, false);
 	if (memshed__attach(ld->skel))
 		return -errno;
 	ld->faults = o->rss_mode == RSS_AUTO;
@@ -428,10 +431,48 @@ int loader_dump_tasks(struct loader *ld, loader_task_fn fn, void *ctx)
 			       loader_dump_one, &d);
 }
 
+/* A detached hook misses receives until the next pass that wants it: it
+ * stays attached this long after the last such socket was seen, so a
+ * process opening and closing one now and then does not flip it. */
+#define RECV_HOOK_LINGER_NS	(60 * 1000000000ull)
+
+/* Attach or detach the receive hook as the pass just run found. */
+static void recv_hook_update(struct loader *ld, uint64_t now)
+{
+	struct memshed *skel = ld->skel;
+	bool want;
+
+	if (skel->bss->recv_uncovered)
+		ld->recv_wanted_ns = now;
+	want = ld->recv_wanted_ns && now - ld->recv_wanted_ns < RECV_HOOK_LINGER_NS;
+	if (want == !!skel->links.handle_sock_recv)
+		return;
+	if (want) {
+		skel->links.handle_sock_recv = bpf_program__attach(skel->progs.handle_sock_recv);
+		if (!skel->links.handle_sock_recv && !ld->recv_hook_failed++)
+			log_warn("cannot attach the receive hook: %s (UNIX and UDP receives go unseen)",
+				 strerror(errno));
+		return;
+	}
+	bpf_link__destroy(skel->links.handle_sock_recv);
+	skel->links.handle_sock_recv = NULL;
+}
+
+bool loader_recv_hook(const struct loader *ld)
+{
+	return ld->skel->links.handle_sock_recv != NULL;
+}
+
 int loader_sample(struct loader *ld)
 {
+	int err;
+
 	ld->skel->bss->sample_pass = ++ld->sample_pass;
-	return loader_run_iter(ld->skel->links.sample_procs, 1, NULL, NULL);
+	ld->skel->bss->recv_uncovered = 0;
+	err = loader_run_iter(ld->skel->links.sample_procs, 1, NULL, NULL);
+	if (!err)
+		recv_hook_update(ld, now_mono_ns());
+	return err;
 }
 
 /* Empty a hash map (small: sockets of labelled processes). */

@@ -36,6 +36,8 @@ struct loader {
 	bool faults;			/* fault sampling works on this host */
 	uint32_t fault_period;
 	uint64_t sample_pass;
+	uint64_t recv_wanted_ns;	/* a pass last saw a socket only the receive hook sees */
+	unsigned int recv_hook_failed;	/* attaching it failed (logged once) */
 };
 
 /* Why the kernel side could not be set up (exit codes: see main.c). */
@@ -90,6 +92,9 @@ int loader_for_each_proc(struct loader *ld,
 int loader_mark_sockets(struct loader *ld, bool conns);
 /* Attach the data-knock probe (while any component is hibernated). */
 int loader_knock_probe(struct loader *ld, bool on);
+/* Is the receive hook attached (a labelled process held a UNIX or UDP
+ * socket at a recent sample pass)? */
+bool loader_recv_hook(const struct loader *ld);
 
 /* Fault sampling of one thread and its future children: a perf event
  * fd the caller owns (close it to stop), or -errno. */

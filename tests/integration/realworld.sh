@@ -5,7 +5,8 @@
 # Debian's redis-server, memcached, nginx, postgresql, stress-ng and python3.
 #  - idle means unused: a redis and a memcached nobody talks to become idle
 #    past min_idle_time (their 10 Hz / 1 Hz timers are not use), a redis
-#    queried every 200 ms does not (its last access is a socket receive);
+#    queried every 200 ms on one connection does not (its last access is a
+#    socket receive);
 #  - components are process trees: nginx (master + 2 workers) and postgres
 #    (postmaster + its workers), started before memshed, are whole, their RSS
 #    the sum of their processes' VmRSS within 2%;
@@ -90,8 +91,10 @@ ngx_master=$(cat "$dir/nginx.pid")
 pg_master=$(pgrep -u postgres -f "postgres -D $dir/pgdata" | head -1)
 wait_for 10 bash -c "(( \$(pgrep -P $ngx_master | wc -l) == 2 ))" || fail setup "nginx has no 2 workers"
 
-# A client of the busy redis: every 200 ms, not labelled.
-spawn client bash -c "while :; do redis-cli -p $P_RBUSY set k v >/dev/null; sleep 0.2; done"
+# A client of the busy redis: every 200 ms on one connection (as a pool
+# keeps it), not labelled. Its requests are read off the connection by the
+# sample pass (tcp_sock's last receive): nothing runs on the receive path.
+spawn client redis-cli -p "$P_RBUSY" -r -1 -i 0.2 set k v
 
 cat >"$dir/idle.conf" <<EOF
 [memshed]

@@ -676,24 +676,69 @@ static void receiver(void *arg)
 	_exit(0);
 }
 
-static void test_socket_receive_is_access(void)
+/* A labelled process holding only TCP sockets: no program on the host's
+ * receive path; the sample pass reads the receive off the socket. */
+static void test_tcp_receive_read_by_pass(void)
 {
 	const struct memshed_comp *comp = loader_comp(&ld, 17);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), cl = socket(AF_INET, SOCK_STREAM, 0), sv;
+	uint64_t t0;
+	struct child c;
+
+	CHECK(l >= 0 && cl >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	      listen(l, 1) == 0 && getsockname(l, (struct sockaddr *)&a, &alen) == 0 &&
+	      connect(cl, (struct sockaddr *)&a, sizeof(a)) == 0, "loopback connection");
+	sv = accept(l, NULL, NULL);
+	close(l);
+	c = spawn(receiver, &sv);
+	close(sv);
+	CHECK(label(&ld, c.pid, 17) == 0, "label");
+	child_go(&c);
+	usleep(50000);
+	CHECK(loader_sample(&ld) == 0, "pass");
+	CHECK(!loader_recv_hook(&ld), "TCP only: the receive hook stays detached");
+	t0 = now_mono_ns();
+	CHECK(comp->last_recv_ns < t0, "nothing received since the handshake");
+	usleep(20000);
+	CHECK(write(cl, "ping", 4) == 4, "send");
+	usleep(20000);
+	CHECK(comp->last_recv_ns < t0, "not seen before a pass");
+	CHECK(loader_sample(&ld) == 0, "pass");
+	CHECK(comp->last_recv_ns + 5 * 1000000ull >= t0 + 20 * 1000000ull && comp->last_recv_ns <= now_mono_ns(),
+	      "dated to its tick: %.1f ms after t0", ((double)comp->last_recv_ns - t0) / 1e6);
+	close(cl);
+	child_kill(&c);
+}
+
+/* A UNIX socket has no receive record: holding one attaches the hook,
+ * which then sees the receive at once; it lingers, then detaches. */
+static void test_unix_receive_is_access(void)
+{
+	const struct memshed_comp *comp = loader_comp(&ld, 19);
 	int sv[2];
 	struct child c;
 
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
 	c = spawn(receiver, &sv[1]);
-	CHECK(label(&ld, c.pid, 17) == 0, "label");
+	CHECK(label(&ld, c.pid, 19) == 0, "label");
 	child_go(&c);
 	usleep(50000);
+	CHECK(loader_sample(&ld) == 0, "pass");
+	CHECK(loader_recv_hook(&ld), "the receive hook is attached");
 	CHECK(comp->last_recv_ns == 0, "nothing received yet");
 	CHECK(write(sv[0], "ping", 4) == 4, "send");
 	usleep(50000);
-	CHECK(comp->last_recv_ns > 0, "the receive is an access");
+	CHECK(comp->last_recv_ns > 0, "the receive is an access, before any pass");
 	close(sv[0]);
 	close(sv[1]);
 	child_kill(&c);
+	loader_sample(&ld);
+	CHECK(loader_recv_hook(&ld), "lingers after the socket is gone");
+	ld.recv_wanted_ns -= 61 * 1000000000ull;	/* a minute on */
+	loader_sample(&ld);
+	CHECK(!loader_recv_hook(&ld), "detached a minute after the last one");
 }
 
 static void listener(void *arg)
@@ -1160,7 +1205,8 @@ int main(void)
 	RUN_TEST(test_comps_mapped_as_used);
 	RUN_TEST(test_dump_and_pending_labels);
 	RUN_TEST(test_cpu_use_is_access);
-	RUN_TEST(test_socket_receive_is_access);
+	RUN_TEST(test_tcp_receive_read_by_pass);
+	RUN_TEST(test_unix_receive_is_access);
 	RUN_TEST(test_connection_is_access);
 	RUN_TEST(test_knock);
 	RUN_TEST(test_flood_never_blinds);
