@@ -2,7 +2,7 @@
 /*
  * micro: the paths memshed's kernel programs sit on, timed with
  * CLOCK_MONOTONIC (perf may be unavailable). One JSON line:
- *   {"fault_ns":..,"ctxsw_cross_ns":..,"ctxsw_same_ns":..,"forkexec_us":..}
+ *   {"fault_ns":..,"ctxsw_cross_ns":..,...,"recv_ns":..}
  *
  *   fault        mmap fresh anonymous memory (no THP), write one byte per
  *                4 KiB page, munmap: ns per page fault
@@ -14,8 +14,14 @@
  *                1-byte message over a loopback TCP connection (127.0.0.1,
  *                TCP_NODELAY): ns per round trip (a receive on each side:
  *                the path activity.bpf.c's sock_recv_length program is on)
+ *   recv         one process writes a byte to one end of a loopback TCP
+ *                connection and reads it at the other: ns per write + read.
+ *                No wake-up and no other process: what a program on the
+ *                receive path adds shows in the wall clock, which it cannot
+ *                in tcp_rtt's noise, and with no kernel.bpf_stats_enabled
+ *                (whose own clock reads are most of what it reports here)
  *
- *   micro [--settle-ms N] [fault_ns|ctxsw_cross_ns|ctxsw_same_ns|forkexec_us|tcp_rtt_ns]
+ *   micro [--settle-ms N] [fault_ns|ctxsw_cross_ns|ctxsw_same_ns|forkexec_us|tcp_rtt_ns|recv_ns]
  *
  * --settle-ms: sleep first (a daemon labels and arms a process it sees
  * exec'd a moment later: bench/run runs a copy named like a component).
@@ -42,6 +48,7 @@
 #define ROUNDTRIPS	2000
 #define FORKEXECS	100
 #define TCP_ROUNDTRIPS	4000
+#define RECVS		20000
 
 static double now_ns(void)
 {
@@ -134,33 +141,39 @@ static double forkexec_us(void)
 	return (now_ns() - t0) / FORKEXECS / 1000;
 }
 
-static double tcp_rtt_ns(void)
+/* A loopback TCP connection's two ends, both in this process (TCP_NODELAY). */
+static void tcp_pair(int *w, int *r)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
-	int one = 1, l, s;
-	char c = 0;
+	int one = 1, l;
 
 	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&a, &alen))
+	*w = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || *w < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &alen) ||
+	    connect(*w, (struct sockaddr *)&a, sizeof(a)) || (*r = accept(l, NULL, NULL)) < 0)
 		exit(1);
+	setsockopt(*w, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	close(l);
+}
+
+static double tcp_rtt_ns(void)
+{
+	int s, e, one = 1;
+	char c = 0;
+
+	tcp_pair(&s, &e);
 	pid_t pid = fork();
 
 	if (pid == 0) {		/* echo server */
-		s = accept(l, NULL, NULL);
-		if (s < 0)
-			_exit(1);
-		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		while (read(s, &c, 1) == 1 && write(s, &c, 1) == 1)
+		close(s);
+		setsockopt(e, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		while (read(e, &c, 1) == 1 && write(e, &c, 1) == 1)
 			;
 		_exit(0);
 	}
-	close(l);
-	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)))
-		exit(1);
-	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	close(e);
 	for (int i = 0; i < 100; i++)	/* warm up: slow start, caches */
 		if (write(s, &c, 1) != 1 || read(s, &c, 1) != 1)
 			exit(1);
@@ -173,6 +186,29 @@ static double tcp_rtt_ns(void)
 
 	close(s);
 	waitpid(pid, NULL, 0);
+	return t;
+}
+
+/* Loopback delivers in the writer's own softirq: the byte is queued at the
+ * other end when write returns, so read never sleeps. */
+static double recv_ns(void)
+{
+	int w, r;
+	char c = 0;
+
+	tcp_pair(&w, &r);
+	for (int i = 0; i < 200; i++)	/* warm up */
+		if (write(w, &c, 1) != 1 || read(r, &c, 1) != 1)
+			exit(1);
+	double t0 = now_ns();
+
+	for (int i = 0; i < RECVS; i++)
+		if (write(w, &c, 1) != 1 || read(r, &c, 1) != 1)
+			exit(1);
+	double t = (now_ns() - t0) / RECVS;
+
+	close(w);
+	close(r);
 	return t;
 }
 
@@ -196,10 +232,11 @@ static const struct bench {
 	{ "ctxsw_same_ns", ctxsw_same_ns, ROUNDTRIPS },
 	{ "forkexec_us", forkexec_us, FORKEXECS },
 	{ "tcp_rtt_ns", tcp_rtt_ns, TCP_ROUNDTRIPS },
+	{ "recv_ns", recv_ns, RECVS },
 };
 #define NR_BENCHES (sizeof(benches) / sizeof(benches[0]))
 
-/* micro [NAME]: all four interleaved batch by batch, or only NAME (then
+/* micro [NAME]: all of them interleaved batch by batch, or only NAME (then
  * "ops" says how many operations it timed). */
 int main(int argc, char **argv)
 {
