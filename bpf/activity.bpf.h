@@ -55,6 +55,14 @@ static __always_inline bool dgram_sender(const struct sock *sk)
 	return !BPF_CORE_READ(u, addr) && peer && BPF_CORE_READ(peer, addr);
 }
 
+/* A connection that was established: its lrcvtime is a real tick. A
+ * listener's, a connecting socket's or a never-connected one's is 0, which
+ * would read as a receive at the tick (u32)jiffies wrapped through 0. */
+static __always_inline bool tcp_connected(__u8 state)
+{
+	return state != TCP_LISTEN && state != TCP_SYN_SENT && state != TCP_CLOSE;
+}
+
 /* One open file (untrusted pointers: read, never passed to a helper). */
 static __always_inline void fd_visit(struct fd_walk *x, __u32 fd)
 {
@@ -77,7 +85,7 @@ static __always_inline void fd_visit(struct fd_walk *x, __u32 fd)
 	if (family == AF_INET || family == AF_INET6) {
 		if (type != SOCK_STREAM || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) {
 			x->uncovered++;		/* UDP, SCTP...: no receive record */
-		} else if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN) {
+		} else if (tcp_connected(BPF_CORE_READ(sk, __sk_common.skc_state))) {
 			__u32 age = x->tick - BPF_CORE_READ((struct inet_connection_sock *)sk,
 							    icsk_ack.lrcvtime);
 

@@ -712,6 +712,28 @@ static void test_tcp_receive_read_by_pass(void)
 	child_kill(&c);
 }
 
+/* A TCP socket that never connected, or a listener, has lrcvtime 0: no
+ * receive (read as one, it would date to the tick jiffies wrapped). */
+static void test_unconnected_tcp_is_no_receive(void)
+{
+	const struct memshed_comp *comp = loader_comp(&ld, 22);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, SOCK_STREAM, 0), l = socket(AF_INET, SOCK_STREAM, 0);
+	struct child c;
+
+	CHECK(s >= 0 && l >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	      listen(l, 1) == 0, "an unconnected socket and a listener");
+	c = spawn(sleeper, NULL);	/* holds both */
+	close(s);
+	close(l);
+	CHECK(label(&ld, c.pid, 22) == 0, "label");
+	child_go(&c);
+	CHECK(loader_sample(&ld) == 0, "pass");
+	CHECK(comp->last_recv_ns == 0, "no receive (%.1f s ago)",
+	      comp->last_recv_ns ? (now_mono_ns() - comp->last_recv_ns) / 1e9 : 0.0);
+	child_kill(&c);
+}
+
 /* A UNIX socket has no receive record: holding one attaches the hook,
  * which then sees the receive at once; it lingers, then detaches. */
 static void test_unix_receive_is_access(void)
@@ -1206,6 +1228,7 @@ int main(void)
 	RUN_TEST(test_dump_and_pending_labels);
 	RUN_TEST(test_cpu_use_is_access);
 	RUN_TEST(test_tcp_receive_read_by_pass);
+	RUN_TEST(test_unconnected_tcp_is_no_receive);
 	RUN_TEST(test_unix_receive_is_access);
 	RUN_TEST(test_connection_is_access);
 	RUN_TEST(test_knock);
