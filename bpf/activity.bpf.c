@@ -3,7 +3,8 @@
  * What makes a component *used*, seen in the kernel: one of its processes
  * received data on a socket, or a connection arrived at one of its
  * listening sockets. (CPU use is judged in the sample pass, rss.bpf.c.)
- * TCP receives are read off the sockets by the sample pass (activity.bpf.h);
+ * TCP receives are read off the sockets by the sample pass (activity.bpf.h),
+ * and off a connection its process closes in between (handle_sock_state);
  * the receive hook below, for UNIX and UDP sockets, is attached only while
  * a labelled process holds one. There, a receive by a process with no task
  * storage at all costs two loads; the rest look a thread up in a per-CPU
@@ -23,6 +24,7 @@
 #define MSG_PEEK	2
 
 __u32 recv_uncovered = 0;	/* zeroed by user space before each sample pass */
+__u64 tick_ns = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -151,8 +153,27 @@ static __always_inline struct memshed_listener_key listener_key(const struct soc
 	return k;
 }
 
+/* A process closes a connection (FIN_WAIT1 and LAST_ACK are entered from
+ * close() or shutdown(), in its own context): what it received is read off
+ * the socket now, as the next pass would have, had it stayed open. */
+static __always_inline void closing(const struct sock *sk)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct memshed_comp *c;
+	__u32 age;
+	__u64 now;
+
+	if (!task->group_leader->bpf_storage)
+		return;
+	c = comp_of(comp_id_of(task));
+	age = tcp_recv_age(sk, (__u32)bpf_jiffies64());
+	now = bpf_ktime_get_ns();
+	if (c && age < (1u << 30) && ticks_ns(age) < now)
+		recv_seen_at(c, now - ticks_ns(age));
+}
+
 /* A passive open completed: the new socket (a child of the listener) has
- * the listener's namespace and local port. */
+ * the listener's namespace and local port. Or a process closed one. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_sock_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -160,6 +181,11 @@ int BPF_PROG(handle_sock_state, const struct sock *sk, const int oldstate, const
 	struct memshed_comp *c;
 	__u32 *comp_id;
 
+	if ((oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT) &&
+	    (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK)) {
+		closing(sk);
+		return 0;
+	}
 	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
 		return 0;
 	k = listener_key(sk);

@@ -28,12 +28,48 @@
 #define IPPROTO_TCP	6
 
 /* The open-fd bitmap words a pass reads per process (64 fds each): a
- * server with more descriptors than this has its first 4,096 read. */
+ * process with more descriptors than this has its first 4,096 read, and
+ * asks for the receive hook for the rest. */
 #define FD_WORDS_MAX	64
-
-extern int CONFIG_HZ __kconfig __weak;
+#define RCV_SHUTDOWN	1
 
 extern __u32 recv_uncovered;	/* sockets of this pass only the receive hook sees */
+/* The kernel's tick, learned by the sample pass from jiffies against the
+ * clock (no kernel config is needed to load); 0 until then, when ticks are
+ * taken for 1 ms, the shortest there is: an age comes out short, never long. */
+extern __u64 tick_ns;
+
+static __always_inline __u64 ticks_ns(__u32 ticks)
+{
+	return (__u64)ticks * (tick_ns ? tick_ns : NS_PER_SEC / 1000);
+}
+
+/* A receive at `at`: newer than the component's last, it becomes it. The
+ * receive hook may store a newer one meanwhile, and then it stays. */
+static __always_inline void recv_seen_at(struct memshed_comp *c, __u64 at)
+{
+	__u64 old = c->last_recv_ns;
+
+	if (at > old)
+		__sync_val_compare_and_swap(&c->last_recv_ns, old, at);
+}
+
+/* A connection that was established: its lrcvtime is a real tick. A
+ * listener's, a connecting socket's or a never-connected one's is 0, which
+ * would read as a receive at the tick (u32)jiffies wrapped through 0. */
+static __always_inline bool tcp_connected(__u8 state)
+{
+	return state != TCP_LISTEN && state != TCP_SYN_SENT && state != TCP_CLOSE;
+}
+
+/* Ticks since a TCP socket's last data segment (or its handshake); ages
+ * past 2^30 ticks are none (a receive the tick read before it raced). An
+ * idle connection older than 2^32 ticks (198 days at 250 Hz) can read as
+ * recent: that errs towards in use. */
+static __always_inline __u32 tcp_recv_age(const struct sock *sk, __u32 tick)
+{
+	return tick - BPF_CORE_READ((const struct inet_connection_sock *)sk, icsk_ack.lrcvtime);
+}
 
 struct fd_walk {
 	struct file **fd;		/* the fd table's array (not a trusted pointer) */
@@ -55,14 +91,6 @@ static __always_inline bool dgram_sender(const struct sock *sk)
 	return !BPF_CORE_READ(u, addr) && peer && BPF_CORE_READ(peer, addr);
 }
 
-/* A connection that was established: its lrcvtime is a real tick. A
- * listener's, a connecting socket's or a never-connected one's is 0, which
- * would read as a receive at the tick (u32)jiffies wrapped through 0. */
-static __always_inline bool tcp_connected(__u8 state)
-{
-	return state != TCP_LISTEN && state != TCP_SYN_SENT && state != TCP_CLOSE;
-}
-
 /* One open file (untrusted pointers: read, never passed to a helper). */
 static __always_inline void fd_visit(struct fd_walk *x, __u32 fd)
 {
@@ -82,12 +110,13 @@ static __always_inline void fd_visit(struct fd_walk *x, __u32 fd)
 		return;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	type = BPF_CORE_READ(sock, type);
+	if (BPF_CORE_READ(sk, sk_shutdown) & RCV_SHUTDOWN)
+		return;		/* receives nothing more (systemd's stdout sockets) */
 	if (family == AF_INET || family == AF_INET6) {
 		if (type != SOCK_STREAM || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) {
 			x->uncovered++;		/* UDP, SCTP...: no receive record */
 		} else if (tcp_connected(BPF_CORE_READ(sk, __sk_common.skc_state))) {
-			__u32 age = x->tick - BPF_CORE_READ((struct inet_connection_sock *)sk,
-							    icsk_ack.lrcvtime);
+			__u32 age = tcp_recv_age(sk, x->tick);
 
 			if (age < x->newest)
 				x->newest = age;
@@ -130,24 +159,25 @@ static __always_inline void sockets_sample(struct task_struct *task, __u32 comp_
 	struct memshed_comp *c;
 	__u32 words;
 
-	if (!fdt)
+	if (!fdt) {
+		/* A leader that left with pthread_exit has no files, its
+		 * threads do: the hook sees their receives. */
+		if (BPF_CORE_READ(task, signal, live.counter) > 0)
+			recv_uncovered++;
 		return;
+	}
 	x.fd = BPF_CORE_READ(fdt, fd);
 	x.open_fds = BPF_CORE_READ(fdt, open_fds);
 	words = BPF_CORE_READ(fdt, max_fds) / 64;
-	bpf_loop(words < FD_WORDS_MAX ? words : FD_WORDS_MAX, fd_word, &x, 0);
+	if (words > FD_WORDS_MAX) {
+		words = FD_WORDS_MAX;
+		x.uncovered++;		/* the rest: the hook's */
+	}
+	bpf_loop(words, fd_word, &x, 0);
 	recv_uncovered += x.uncovered;
 	c = comp_of(comp_id);
-	/* An age past 2^30 ticks is a socket that never received (lrcvtime 0).
-	 * Without the kernel's config, ticks are taken for 1 ms, the shortest
-	 * there is: an age can come out short, never long. */
-	if (c && x.newest < (1u << 30)) {
-		__u64 tick_ns = CONFIG_HZ > 0 ? NS_PER_SEC / CONFIG_HZ : NS_PER_SEC / 1000;
-		__u64 age_ns = x.newest * tick_ns;
-
-		if (age_ns < now_ns && now_ns - age_ns > c->last_recv_ns)
-			c->last_recv_ns = now_ns - age_ns;
-	}
+	if (c && x.newest < (1u << 30) && ticks_ns(x.newest) < now_ns)
+		recv_seen_at(c, now_ns - ticks_ns(x.newest));
 }
 
 #endif /* MEMSHED_ACTIVITY_BPF_H */

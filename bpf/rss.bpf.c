@@ -242,14 +242,39 @@ static __always_inline void end_of_pass(void)
 	usage_check(x.usage, 0, 0);
 }
 
-/* The time of this pass, read once. */
+/* The time and the tick of this pass, read once. */
 static __u64 clock_pass = 0, clock_ns = 0;
+static __u32 clock_tick = 0;
+static __u64 tick_ns0 = 0, tick_jiffies0 = 0;
+
+/* HZ without the kernel's config: jiffies against the clock over a second
+ * or more, snapped to the nearest of 1000, 300, 250 and 100. */
+static __always_inline void tick_learn(__u64 now, __u64 jiffies)
+{
+	__u64 d;
+
+	if (tick_ns)
+		return;
+	if (!tick_ns0 || jiffies <= tick_jiffies0) {
+		tick_ns0 = now;
+		tick_jiffies0 = jiffies;
+		return;
+	}
+	if (now - tick_ns0 < NS_PER_SEC)
+		return;
+	d = (now - tick_ns0) / (jiffies - tick_jiffies0);
+	tick_ns = d > 7000000 ? 10000000 : d > 3667000 ? 4000000 : d > 2167000 ? 3333333 : 1000000;
+}
 
 static __always_inline __u64 pass_clock(void)
 {
 	if (clock_pass != sample_pass) {
+		__u64 jiffies = bpf_jiffies64();
+
 		clock_pass = sample_pass;
 		clock_ns = bpf_ktime_get_ns();
+		clock_tick = (__u32)jiffies;
+		tick_learn(clock_ns, jiffies);
 	}
 	return clock_ns;
 }
@@ -296,6 +321,6 @@ int sample_procs(struct bpf_iter__task *ctx)
 	if (task->pid == tgid && task->mm)
 		proc_refresh(p, tgid, task->mm, true);
 	if (task->pid == tgid)
-		sockets_sample(task, p->comp_id, pass_clock(), (__u32)bpf_jiffies64());
+		sockets_sample(task, p->comp_id, pass_clock(), clock_tick);
 	return 0;
 }

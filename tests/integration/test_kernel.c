@@ -445,6 +445,7 @@ static void test_exit_events(void)
 
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -676,22 +677,47 @@ static void receiver(void *arg)
 	_exit(0);
 }
 
+/* fds[0]: read it to EOF, then close it; fds[1]: the other end, not ours. */
+static void receiver_then_close(void *arg)
+{
+	int fd = ((int *)arg)[0];
+	char buf[64];
+
+	close(((int *)arg)[1]);
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);	/* as a server closes a client's connection */
+	for (;;)
+		pause();
+}
+
+/* A loopback TCP connection: *cl the client's end, *sv the accepted one. */
+static int loopback_pair(int *cl, int *sv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	*cl = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || *cl < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &alen) ||
+	    connect(*cl, (struct sockaddr *)&a, sizeof(a)) || (*sv = accept(l, NULL, NULL)) < 0)
+		return -1;
+	close(l);
+	return 0;
+}
+
 /* A labelled process holding only TCP sockets: no program on the host's
  * receive path; the sample pass reads the receive off the socket. */
 static void test_tcp_receive_read_by_pass(void)
 {
 	const struct memshed_comp *comp = loader_comp(&ld, 17);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0), cl = socket(AF_INET, SOCK_STREAM, 0), sv;
+	int cl, sv;
 	uint64_t t0;
 	struct child c;
 
-	CHECK(l >= 0 && cl >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	      listen(l, 1) == 0 && getsockname(l, (struct sockaddr *)&a, &alen) == 0 &&
-	      connect(cl, (struct sockaddr *)&a, sizeof(a)) == 0, "loopback connection");
-	sv = accept(l, NULL, NULL);
-	close(l);
+	CHECK(loopback_pair(&cl, &sv) == 0, "loopback connection");
 	c = spawn(receiver, &sv);
 	close(sv);
 	CHECK(label(&ld, c.pid, 17) == 0, "label");
@@ -732,6 +758,100 @@ static void test_unconnected_tcp_is_no_receive(void)
 	CHECK(comp->last_recv_ns == 0, "no receive (%.1f s ago)",
 	      comp->last_recv_ns ? (now_mono_ns() - comp->last_recv_ns) / 1e9 : 0.0);
 	child_kill(&c);
+}
+
+static void close_and_sleep(void *arg)
+{
+	close(*(int *)arg);
+	for (;;)
+		pause();
+}
+
+/* A connection its process closes between two passes: what it received is
+ * read off the socket at the close (FIN_WAIT1 / LAST_ACK). */
+static void test_closed_connection_is_receive(void)
+{
+	const struct memshed_comp *comp = loader_comp(&ld, 23);
+	int fds[2], cl;
+	uint64_t t0;
+	struct child c;
+
+	CHECK(loopback_pair(&cl, &fds[0]) == 0, "loopback connection");
+	fds[1] = cl;
+	c = spawn(receiver_then_close, fds);
+	close(fds[0]);
+	CHECK(label(&ld, c.pid, 23) == 0, "label");
+	child_go(&c);
+	usleep(50000);
+	CHECK(loader_sample(&ld) == 0, "pass");
+	t0 = now_mono_ns();
+	usleep(20000);
+	CHECK(write(cl, "ping", 4) == 4, "send");
+	close(cl);	/* it reads EOF and closes its end */
+	usleep(50000);
+	CHECK(loader_sample(&ld) == 0, "pass, the socket gone");
+	CHECK(comp->last_recv_ns >= t0 && comp->last_recv_ns <= now_mono_ns(),
+	      "the receive, read at the close: %.1f ms after t0",
+	      ((double)comp->last_recv_ns - t0) / 1e6);
+	child_kill(&c);
+}
+
+/* A socket shut for reading receives nothing more (systemd gives services
+ * such stdout sockets): it does not attach the hook. */
+static void test_shut_socket_needs_no_hook(void)
+{
+	int sv[2];
+	struct child c;
+
+	CHECK(!loader_recv_hook(&ld), "detached to begin with");
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && shutdown(sv[1], SHUT_RD) == 0,
+	      "a UNIX socket shut for reading");
+	c = spawn(close_and_sleep, &sv[0]);	/* holds sv[1] only */
+	close(sv[0]);
+	close(sv[1]);
+	CHECK(label(&ld, c.pid, 24) == 0, "label");
+	child_go(&c);
+	usleep(50000);
+	CHECK(loader_sample(&ld) == 0, "pass");
+	CHECK(!loader_recv_hook(&ld), "the hook stays detached");
+	child_kill(&c);
+}
+
+static void many_fds(void *arg)
+{
+	struct rlimit r = { 8192, 8192 };
+
+	if (setrlimit(RLIMIT_NOFILE, &r) || dup2(2, 5000) != 5000)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* Descriptors past the 4,096 a pass reads are the hook's. */
+static void test_many_fds_need_the_hook(void)
+{
+	struct child c = spawn(many_fds, NULL);
+
+	CHECK(!loader_recv_hook(&ld), "detached to begin with");
+	CHECK(label(&ld, c.pid, 25) == 0, "label");
+	child_go(&c);
+	usleep(50000);
+	CHECK(loader_sample(&ld) == 0, "pass");
+	CHECK(loader_recv_hook(&ld), "a process with fd 5000: the hook is attached");
+	child_kill(&c);
+}
+
+/* The pass learns the tick (no kernel config needed) once a second passed. */
+static void test_tick_learned(void)
+{
+	uint64_t t = ld.skel->bss->tick_ns;
+
+	loader_sample(&ld);
+	usleep(1100000);
+	loader_sample(&ld);
+	t = ld.skel->bss->tick_ns;
+	CHECK(t == 1000000 || t == 3333333 || t == 4000000 || t == 10000000,
+	      "tick %llu ns", (unsigned long long)t);
 }
 
 /* A UNIX socket has no receive record: holding one attaches the hook,
@@ -1229,6 +1349,10 @@ int main(void)
 	RUN_TEST(test_cpu_use_is_access);
 	RUN_TEST(test_tcp_receive_read_by_pass);
 	RUN_TEST(test_unconnected_tcp_is_no_receive);
+	RUN_TEST(test_closed_connection_is_receive);
+	RUN_TEST(test_shut_socket_needs_no_hook);
+	RUN_TEST(test_tick_learned);
+	RUN_TEST(test_many_fds_need_the_hook);
 	RUN_TEST(test_unix_receive_is_access);
 	RUN_TEST(test_connection_is_access);
 	RUN_TEST(test_knock);
