@@ -160,16 +160,12 @@ static __always_inline void closing(const struct sock *sk)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct memshed_comp *c;
-	__u32 age;
-	__u64 now;
 
 	if (!task->group_leader->bpf_storage)
 		return;
 	c = comp_of(comp_id_of(task));
-	age = tcp_recv_age(sk, (__u32)bpf_jiffies64());
-	now = bpf_ktime_get_ns();
-	if (c && age < (1u << 30) && ticks_ns(age) < now)
-		recv_seen_at(c, now - ticks_ns(age));
+	if (c)
+		recv_aged(c, tcp_recv_age(sk, (__u32)bpf_jiffies64()), bpf_ktime_get_ns());
 }
 
 /* A passive open completed: the new socket (a child of the listener) has

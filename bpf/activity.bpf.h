@@ -44,12 +44,16 @@ static __always_inline __u64 ticks_ns(__u32 ticks)
 	return (__u64)ticks * (tick_ns ? tick_ns : NS_PER_SEC / 1000);
 }
 
-/* A receive at `at`: newer than the component's last, it becomes it. The
- * receive hook may store a newer one meanwhile, and then it stays. */
-static __always_inline void recv_seen_at(struct memshed_comp *c, __u64 at)
+/* A receive `age` ticks before `now`: newer than the component's last, it
+ * becomes it. Ages past 2^30 ticks are none (a receive after the tick was
+ * read). The receive hook may store a newer one meanwhile, and it stays. */
+static __always_inline void recv_aged(struct memshed_comp *c, __u32 age, __u64 now)
 {
-	__u64 old = c->last_recv_ns;
+	__u64 old = c->last_recv_ns, at;
 
+	if (age >= (1u << 30) || ticks_ns(age) >= now)
+		return;
+	at = now - ticks_ns(age);
 	if (at > old)
 		__sync_val_compare_and_swap(&c->last_recv_ns, old, at);
 }
@@ -62,8 +66,7 @@ static __always_inline bool tcp_connected(__u8 state)
 	return state != TCP_LISTEN && state != TCP_SYN_SENT && state != TCP_CLOSE;
 }
 
-/* Ticks since a TCP socket's last data segment (or its handshake); ages
- * past 2^30 ticks are none (a receive the tick read before it raced). An
+/* Ticks since a TCP socket's last data segment (or its handshake). An
  * idle connection older than 2^32 ticks (198 days at 250 Hz) can read as
  * recent: that errs towards in use. */
 static __always_inline __u32 tcp_recv_age(const struct sock *sk, __u32 tick)
@@ -91,6 +94,13 @@ static __always_inline bool dgram_sender(const struct sock *sk)
 	return !BPF_CORE_READ(u, addr) && peer && BPF_CORE_READ(peer, addr);
 }
 
+/* Not shut for reading (systemd's stdout sockets are; so is a UNIX socket
+ * whose peer is gone): it can still receive. */
+static __always_inline bool can_receive(const struct sock *sk)
+{
+	return !(BPF_CORE_READ(sk, sk_shutdown) & RCV_SHUTDOWN);
+}
+
 /* One open file (untrusted pointers: read, never passed to a helper). */
 static __always_inline void fd_visit(struct fd_walk *x, __u32 fd)
 {
@@ -110,19 +120,18 @@ static __always_inline void fd_visit(struct fd_walk *x, __u32 fd)
 		return;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	type = BPF_CORE_READ(sock, type);
-	if (BPF_CORE_READ(sk, sk_shutdown) & RCV_SHUTDOWN)
-		return;		/* receives nothing more (systemd's stdout sockets) */
 	if (family == AF_INET || family == AF_INET6) {
 		if (type != SOCK_STREAM || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) {
-			x->uncovered++;		/* UDP, SCTP...: no receive record */
+			x->uncovered += can_receive(sk);	/* UDP, SCTP...: no receive record */
 		} else if (tcp_connected(BPF_CORE_READ(sk, __sk_common.skc_state))) {
+			/* (a peer's FIN shuts it for reading too: lrcvtime stays) */
 			__u32 age = tcp_recv_age(sk, x->tick);
 
 			if (age < x->newest)
 				x->newest = age;
 		}
 	} else if (family == AF_UNIX && !(type == SOCK_DGRAM && dgram_sender(sk))) {
-		x->uncovered++;
+		x->uncovered += can_receive(sk);
 	}
 	/* Netlink, packet & co.: the host talking, not a client. */
 }
@@ -176,8 +185,8 @@ static __always_inline void sockets_sample(struct task_struct *task, __u32 comp_
 	bpf_loop(words, fd_word, &x, 0);
 	recv_uncovered += x.uncovered;
 	c = comp_of(comp_id);
-	if (c && x.newest < (1u << 30) && ticks_ns(x.newest) < now_ns)
-		recv_seen_at(c, now_ns - ticks_ns(x.newest));
+	if (c)
+		recv_aged(c, x.newest, now_ns);
 }
 
 #endif /* MEMSHED_ACTIVITY_BPF_H */

@@ -320,7 +320,10 @@ int sample_procs(struct bpf_iter__task *ctx)
 	p->runtime_ns += task->se.sum_exec_runtime;
 	if (task->pid == tgid && task->mm)
 		proc_refresh(p, tgid, task->mm, true);
-	if (task->pid == tgid)
-		sockets_sample(task, p->comp_id, pass_clock(), clock_tick);
+	if (task->pid == tgid) {
+		__u64 now = pass_clock();	/* before clock_tick is read */
+
+		sockets_sample(task, p->comp_id, now, clock_tick);
+	}
 	return 0;
 }

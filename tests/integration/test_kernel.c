@@ -796,6 +796,32 @@ static void test_closed_connection_is_receive(void)
 	child_kill(&c);
 }
 
+/* The peer sent a request and its FIN, the server has not answered yet
+ * (CLOSE_WAIT: shut for reading by the FIN): the request is still read. */
+static void test_half_closed_tcp_is_read(void)
+{
+	const struct memshed_comp *comp = loader_comp(&ld, 26);
+	int cl, sv;
+	uint64_t t0;
+	struct child c;
+
+	CHECK(loopback_pair(&cl, &sv) == 0, "loopback connection");
+	c = spawn(close_and_sleep, &cl);	/* holds sv, never reads it */
+	close(sv);
+	CHECK(label(&ld, c.pid, 26) == 0, "label");
+	child_go(&c);
+	usleep(50000);
+	t0 = now_mono_ns();
+	usleep(20000);
+	CHECK(write(cl, "ping", 4) == 4, "send");
+	close(cl);
+	usleep(20000);
+	CHECK(loader_sample(&ld) == 0, "pass");
+	CHECK(comp->last_recv_ns >= t0, "the request is a receive: %.1f ms after t0",
+	      ((double)comp->last_recv_ns - t0) / 1e6);
+	child_kill(&c);
+}
+
 /* A socket shut for reading receives nothing more (systemd gives services
  * such stdout sockets): it does not attach the hook. */
 static void test_shut_socket_needs_no_hook(void)
@@ -1350,6 +1376,7 @@ int main(void)
 	RUN_TEST(test_tcp_receive_read_by_pass);
 	RUN_TEST(test_unconnected_tcp_is_no_receive);
 	RUN_TEST(test_closed_connection_is_receive);
+	RUN_TEST(test_half_closed_tcp_is_read);
 	RUN_TEST(test_shut_socket_needs_no_hook);
 	RUN_TEST(test_tick_learned);
 	RUN_TEST(test_many_fds_need_the_hook);
