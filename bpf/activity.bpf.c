@@ -25,6 +25,7 @@
 
 __u32 recv_uncovered = 0;	/* zeroed by user space before each sample pass */
 __u64 tick_ns = 0;
+__u32 pass_fds_left = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

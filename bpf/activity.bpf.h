@@ -31,9 +31,14 @@
  * process with more descriptors than this has its first 4,096 read, and
  * asks for the receive hook for the rest. */
 #define FD_WORDS_MAX	64
+/* The descriptors a pass reads in all: labelled processes cannot make it
+ * long (a labelled one forking children with 4,096 fds each); past this,
+ * the rest is the hook's. */
+#define PASS_FDS_MAX	65536
 #define RCV_SHUTDOWN	1
 
 extern __u32 recv_uncovered;	/* sockets of this pass only the receive hook sees */
+extern __u32 pass_fds_left;	/* of PASS_FDS_MAX, set by the pass's first leader */
 /* The kernel's tick, learned by the sample pass from jiffies against the
  * clock (no kernel config is needed to load); 0 until then, when ticks are
  * taken for 1 ms, the shortest there is: an age comes out short, never long. */
@@ -140,8 +145,15 @@ static int fd_bit(__u32 i, struct fd_walk *x)
 {
 	if (!x->bits)
 		return 1;
-	if (x->bits & 1)
+	if (x->bits & 1) {
+		if (!pass_fds_left) {
+			x->uncovered++;
+			x->bits = 0;
+			return 1;
+		}
+		pass_fds_left--;
 		fd_visit(x, x->base + i);
+	}
 	x->bits >>= 1;
 	return 0;
 }

@@ -275,6 +275,7 @@ static __always_inline __u64 pass_clock(void)
 		clock_ns = bpf_ktime_get_ns();
 		clock_tick = (__u32)jiffies;
 		tick_learn(clock_ns, jiffies);
+		pass_fds_left = PASS_FDS_MAX;
 	}
 	return clock_ns;
 }

@@ -867,6 +867,44 @@ static void test_many_fds_need_the_hook(void)
 	child_kill(&c);
 }
 
+/* 4,096 descriptors, then 16 children of its own with the same (labelled
+ * by inheritance, gone with it). */
+static void fds_and_forks(void *arg)
+{
+	struct rlimit r = { 4096, 4096 };
+
+	if (setrlimit(RLIMIT_NOFILE, &r))
+		_exit(1);
+	for (int fd = 3; fd < 4096; fd++)
+		dup2(2, fd);
+	for (int i = 0; i < 16; i++)
+		if (fork() == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			break;
+		}
+	for (;;)
+		pause();
+}
+
+/* A pass reads at most PASS_FDS_MAX descriptors: 17 processes of 4,096
+ * each leave the rest to the hook rather than make the pass long. */
+static void test_pass_fd_budget(void)
+{
+	struct child c = spawn(fds_and_forks, NULL);
+
+	CHECK(!loader_recv_hook(&ld), "detached to begin with");
+	CHECK(label(&ld, c.pid, 27) == 0, "label");
+	child_go(&c);
+	usleep(300000);
+	CHECK(loader_sample(&ld) == 0, "pass");
+	CHECK(loader_recv_hook(&ld), "69,632 descriptors: the rest is the hook's");
+	child_kill(&c);
+	usleep(100000);	/* its children follow it */
+	ld.recv_wanted_ns -= 61 * 1000000000ull;	/* a minute on */
+	loader_sample(&ld);
+	CHECK(!loader_recv_hook(&ld), "detached once they are gone");
+}
+
 /* The pass learns the tick (no kernel config needed) once a second passed. */
 static void test_tick_learned(void)
 {
@@ -1378,6 +1416,7 @@ int main(void)
 	RUN_TEST(test_closed_connection_is_receive);
 	RUN_TEST(test_half_closed_tcp_is_read);
 	RUN_TEST(test_shut_socket_needs_no_hook);
+	RUN_TEST(test_pass_fd_budget);
 	RUN_TEST(test_tick_learned);
 	RUN_TEST(test_many_fds_need_the_hook);
 	RUN_TEST(test_unix_receive_is_access);
